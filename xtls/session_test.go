@@ -1,0 +1,103 @@
+package xtls
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"testing"
+
+	"github.com/xmppe2e/xmppe2e/e2e"
+)
+
+func TestHappyPath(t *testing.T) {
+	for _, v := range []struct {
+		name string
+		opts Options
+	}{
+		{"tls13-ibb1", Options{}},
+		{"tls12-ibb1", Options{MaxVersion: tls.VersionTLS12}},
+		{"tls13-ibb0", Options{Transport: IBB0}},
+		{"tls12-ibb0-stopwait", Options{MaxVersion: tls.VersionTLS12, Transport: IBB0, Window: 1, BlockSize: 100}},
+	} {
+		t.Run(v.name, func(t *testing.T) {
+			a, b := pair(t, v.opts)
+			route := map[*Session]*Session{a: b, b: a}
+			m := msg(julietFull, romeoFull, "art thou not Romeo?")
+			wire := encrypt(t, a, m)
+			if len(wire) != 1 || jingleChild(wire[0]) == nil {
+				t.Fatalf("first Encrypt: want one session-initiate, got %v", wire)
+			}
+			res := pump(t, route, a, wire)
+			if len(res.errs) != 0 {
+				t.Fatalf("errors: %v", res.errs)
+			}
+			got := res.opened[b]
+			if len(got) != 1 || !got[0].Equal(m) {
+				t.Fatalf("romeo opened %v, want %v", got, m)
+			}
+			sa, err := a.SAS(romeoFull)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sb, err := b.SAS(julietFull)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sa != sb || len(sa) != 2*SASBytes {
+				t.Fatalf("SAS %q vs %q", sa, sb)
+			}
+			cs, err := a.ConnectionState(romeoFull)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := uint16(tls.VersionTLS13)
+			if v.opts.MaxVersion == tls.VersionTLS12 {
+				want = tls.VersionTLS12
+			}
+			if cs.Version != want || cs.DidResume {
+				t.Fatalf("version %x resumed %v", cs.Version, cs.DidResume)
+			}
+			// Back the other way, on the same tunnel.
+			r := msg(romeoFull, julietFull, "<&>'\" ☃")
+			wire = encrypt(t, b, r)
+			for _, st := range wire {
+				if jingleChild(st) != nil {
+					t.Fatal("second direction started a new Jingle session")
+				}
+			}
+			res = pump(t, route, b, wire)
+			if len(res.errs) != 0 || len(res.opened[a]) != 1 || !res.opened[a][0].Equal(r) {
+				t.Fatalf("juliet: %v %v", res.errs, res.opened[a])
+			}
+			// Teardown.
+			out, err := a.Close(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var reason string
+			for _, st := range out {
+				if j := jingleChild(st); j != nil {
+					pj, _ := parseJingle(j)
+					reason = pj.Reason
+				}
+			}
+			if reason != "success" {
+				t.Fatalf("close reason %q", reason)
+			}
+			res = pump(t, route, a, out)
+			if errs := res.errs[b]; len(errs) != 0 {
+				t.Fatalf("romeo on teardown: %v", errs)
+			}
+			b.Close(context.Background())
+			checkNoLeak(t)
+		})
+	}
+}
+
+func TestNoPlaintextOutsideTunnel(t *testing.T) {
+	a, _ := pair(t, Options{})
+	_, err := a.Receive(context.Background(), msg(romeoFull, julietFull, "hi"))
+	if !errors.Is(err, e2e.ErrNotEncrypted) {
+		t.Fatal(err)
+	}
+}
