@@ -77,6 +77,14 @@ type ibbConn struct {
 	block         int
 	window        int
 	waitAcks      bool // Write returns only once its chunks are acknowledged
+	// aligned makes the receiver require that a chunk shorter than the
+	// block size end on a TLS record boundary. Our sender always does so
+	// (crypto/tls writes whole records, and only the last chunk of a Write
+	// is short), and the check turns a truncated chunk into an immediate
+	// error instead of a tunnel that waits for the rest of a record.
+	aligned bool
+	recHdr  []byte // partial TLS record header received
+	recLeft int    // bytes of the current TLS record body still to come
 	send          func(st *e2e.Stanza, onResult func(*e2e.Stanza))
 	newID         func() string
 	onFail        func(err error) // a fatal transport error happened (lock held)
@@ -383,8 +391,18 @@ func (c *ibbConn) handleLocked(st *e2e.Stanza, el *e2e.Element) (*e2e.Stanza, er
 	if err != nil {
 		return fail("bad-request", err.Error())
 	}
+	if len(data) == 0 {
+		return fail("bad-request", "empty chunk")
+	}
 	if len(data) > c.block {
 		return fail("bad-request", fmt.Sprintf("chunk of %d bytes exceeds block-size %d", len(data), c.block))
+	}
+	if c.aligned {
+		hdr, left := trackRecords(c.recHdr, c.recLeft, data)
+		if len(data) < c.block && (len(hdr) != 0 || left != 0) {
+			return fail("bad-request", fmt.Sprintf("chunk of %d bytes (< block-size %d) ends inside a TLS record: truncated", len(data), c.block))
+		}
+		c.recHdr, c.recLeft = hdr, left
 	}
 	if len(c.rbuf)+len(data) > MaxReadBuffer {
 		return fail("resource-constraint", "receive buffer full")
@@ -434,4 +452,27 @@ func decodeChunk(s string) ([]byte, error) {
 		return nil, fmt.Errorf("bad base64: %v", err)
 	}
 	return b, nil
+}
+
+// trackRecords follows TLS record framing (5-byte headers with a 16-bit
+// body length) over b, given the partial header and body bytes left from
+// before, and returns the new state.
+func trackRecords(hdr []byte, left int, b []byte) ([]byte, int) {
+	hdr = append([]byte(nil), hdr...)
+	for len(b) > 0 {
+		if left > 0 {
+			n := min(len(b), left)
+			left -= n
+			b = b[n:]
+			continue
+		}
+		n := min(5-len(hdr), len(b))
+		hdr = append(hdr, b[:n]...)
+		b = b[n:]
+		if len(hdr) == 5 {
+			left = int(hdr[3])<<8 | int(hdr[4])
+			hdr = hdr[:0]
+		}
+	}
+	return hdr, left
 }
