@@ -97,6 +97,13 @@ type pumped struct {
 // and forth until nothing is left. route maps a session to its peer.
 func pump(t testing.TB, route map[*Session]*Session, from *Session, wire []*e2e.Stanza) pumped {
 	t.Helper()
+	return pumpWith(t, route, from, wire, nil)
+}
+
+// pumpWith is pump with a hook that may rewrite (or drop, returning nil)
+// each stanza before delivery.
+func pumpWith(t testing.TB, route map[*Session]*Session, from *Session, wire []*e2e.Stanza, hook func(to *Session, st *e2e.Stanza) *e2e.Stanza) pumped {
+	t.Helper()
 	res := pumped{opened: map[*Session][]*e2e.Stanza{}, errs: map[*Session][]error{}}
 	var q []delivery
 	for _, st := range wire {
@@ -108,6 +115,11 @@ func pump(t testing.TB, route map[*Session]*Session, from *Session, wire []*e2e.
 		}
 		d := q[0]
 		q = q[1:]
+		if hook != nil {
+			if d.st = hook(d.to, d.st.Clone()); d.st == nil {
+				continue
+			}
+		}
 		res.wire = append(res.wire, d.st)
 		// Each delivery goes through serialization, as on a real stream.
 		st, err := e2e.Parse(d.st.Bytes())
