@@ -133,16 +133,20 @@ func generateIdentity(ctx context.Context, addr jid.JID, r io.Reader) (*Identity
 	return &Identity{addr: addr, cert: cert, key: key}, nil
 }
 
+// otherName is the OtherName of RFC 5280 §4.2.1.6; Value holds the
+// explicit [0] wrapper around the UTF8String.
+type otherName struct {
+	Type  asn1.ObjectIdentifier
+	Value asn1.RawValue
+}
+
 // xmppAddrSAN encodes a subjectAltName with one id-on-xmppAddr otherName.
 func xmppAddrSAN(addr jid.JID) (pkix.Extension, error) {
 	utf8, err := asn1.MarshalWithParams(addr.String(), "utf8")
 	if err != nil {
 		return pkix.Extension{}, err
 	}
-	other := struct {
-		Type  asn1.ObjectIdentifier
-		Value asn1.RawValue `asn1:"explicit,tag:0"`
-	}{oidXMPPAddr, asn1.RawValue{FullBytes: utf8}}
+	other := otherName{oidXMPPAddr, asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: utf8}}
 	otherDER, err := asn1.MarshalWithParams(other, "tag:0")
 	if err != nil {
 		return pkix.Extension{}, err
@@ -170,15 +174,13 @@ func certJID(c *x509.Certificate) jid.JID {
 			if n.Class != asn1.ClassContextSpecific || n.Tag != 0 {
 				continue
 			}
-			var other struct {
-				Type  asn1.ObjectIdentifier
-				Value asn1.RawValue `asn1:"explicit,tag:0"`
-			}
-			if _, err := asn1.UnmarshalWithParams(n.FullBytes, &other, "tag:0"); err != nil || !other.Type.Equal(oidXMPPAddr) {
+			var other otherName
+			if _, err := asn1.UnmarshalWithParams(n.FullBytes, &other, "tag:0"); err != nil || !other.Type.Equal(oidXMPPAddr) ||
+				other.Value.Class != asn1.ClassContextSpecific || other.Value.Tag != 0 {
 				continue
 			}
 			var s string
-			if _, err := asn1.UnmarshalWithParams(other.Value.FullBytes, &s, "utf8"); err != nil {
+			if _, err := asn1.UnmarshalWithParams(other.Value.Bytes, &s, "utf8"); err != nil {
 				continue
 			}
 			if j, err := jid.Parse(s); err == nil {
