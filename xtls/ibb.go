@@ -85,9 +85,9 @@ type ibbConn struct {
 	aligned bool
 	recHdr  []byte // partial TLS record header received
 	recLeft int    // bytes of the current TLS record body still to come
-	send          func(st *e2e.Stanza, onResult func(*e2e.Stanza))
-	newID         func() string
-	onFail        func(err error) // a fatal transport error happened (lock held)
+	send    func(st *e2e.Stanza, onResult func(*e2e.Stanza))
+	newID   func() string
+	onFail  func(err error) // a fatal transport error happened (lock held)
 
 	sendSeq, recvSeq uint16
 	queue            [][]byte

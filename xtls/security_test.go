@@ -253,7 +253,7 @@ func TestMITMRelay(t *testing.T) {
 	}
 	a := mk(julietFull, j, tofu)
 	b := mk(romeoFull, r, tofu)
-	ma := mk(romeoFull, fakeRomeo, tofu)  // mallory facing juliet
+	ma := mk(romeoFull, fakeRomeo, tofu)   // mallory facing juliet
 	mb := mk(julietFull, fakeJuliet, tofu) // mallory facing romeo
 	route := map[*Session]*Session{a: ma, ma: a, b: mb, mb: b}
 	m := msg(julietFull, romeoFull, "only for romeo")
