@@ -238,6 +238,12 @@ func (s *Session) dispatchLocked(st *e2e.Stanza) error {
 	if st.From.Equal(jid.JID{}) {
 		return fmt.Errorf("xtls: %w: stanza without from", e2e.ErrMalformed)
 	}
+	if st.Kind == e2e.IQ && !isOneOf(st.Type, "get", "set", "result", "error") {
+		return fmt.Errorf("xtls: %w: iq of type %q", e2e.ErrMalformed, st.Type)
+	}
+	if st.Kind == e2e.IQ && st.Type != "set" && (jingleChild(st) != nil || ibbChild(st) != nil) {
+		return fmt.Errorf("xtls: %w: Jingle or IBB in an iq of type %q", e2e.ErrMalformed, st.Type)
+	}
 	switch st.Kind {
 	case e2e.IQ:
 		switch st.Type {
