@@ -220,9 +220,14 @@ func (s *Session) Receive(ctx context.Context, st *e2e.Stanza) (e2e.Received, er
 	if st == nil {
 		return e2e.Received{}, fmt.Errorf("xtls: %w: nil stanza", e2e.ErrMalformed)
 	}
-	if err := s.begin(); err != nil {
-		return e2e.Received{}, err
+	s.call.Lock()
+	s.s.mu.Lock()
+	if s.closed {
+		defer s.call.Unlock()
+		defer s.s.mu.Unlock()
+		return s.afterCloseLocked(st)
 	}
+	s.expireLocked()
 	err := s.dispatchLocked(st)
 	out, opened, ferr := s.finish(ctx)
 	if err == nil {
@@ -232,6 +237,42 @@ func (s *Session) Receive(ctx context.Context, st *e2e.Stanza) (e2e.Received, er
 		return e2e.Received{Replies: out}, err
 	}
 	return e2e.Received{Opened: opened, Replies: out}, nil
+}
+
+// afterCloseLocked answers what arrives after Close: the peer's last words
+// on the tunnels we ended (its end tag, close_notify, acknowledgements) are
+// expected and dropped without error; IQ-sets get the error that tells the
+// peer the session is gone; anything else is not encrypted.
+func (s *Session) afterCloseLocked(st *e2e.Stanza) (e2e.Received, error) {
+	if st.Kind == e2e.IQ && (st.Type == "result" || st.Type == "error") {
+		return e2e.Received{}, nil
+	}
+	var reply *e2e.Stanza
+	switch {
+	case st.Kind == e2e.IQ && st.Type == "set" && jingleChild(st) != nil:
+		reply = iqError(s.cfg.JID, st, "cancel", "item-not-found", &e2e.Element{Name: xmlName(nsJingleErrors, "unknown-session")})
+	case st.Kind == e2e.IQ && st.Type == "set" && ibbChild(st) != nil:
+		reply = iqError(s.cfg.JID, st, "cancel", "item-not-found", nil)
+	case st.Kind == e2e.Message && ibbChild(st) != nil:
+	default:
+		return e2e.Received{}, fmt.Errorf("xtls: %w: %s after the session was closed", e2e.ErrNotEncrypted, st.Kind)
+	}
+	k := key(st.From, "")
+	if el := jingleChild(st); el != nil {
+		sid, _ := el.AttrValue("sid")
+		k = key(st.From, sid)
+	} else if el := ibbChild(st); el != nil {
+		sid, _ := el.AttrValue("sid")
+		k = key(st.From, sid)
+	}
+	var res e2e.Received
+	if reply != nil {
+		res.Replies = []*e2e.Stanza{reply}
+	}
+	if !s.ended[k] {
+		return res, fmt.Errorf("xtls: %w: session closed", e2e.ErrDecrypt)
+	}
+	return res, nil
 }
 
 func (s *Session) dispatchLocked(st *e2e.Stanza) error {
@@ -538,6 +579,7 @@ func (s *Session) endLocked(t *tunnel) {
 	delete(s.tunnels, key(t.peer, t.sid))
 	delete(s.byIBB, key(t.peer, t.tr.SID))
 	s.ended[key(t.peer, t.sid)] = true
+	s.ended[key(t.peer, t.tr.SID)] = true
 	for id, p := range s.pending {
 		if p.t == t {
 			delete(s.pending, id)
