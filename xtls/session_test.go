@@ -101,3 +101,30 @@ func TestNoPlaintextOutsideTunnel(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSimultaneousInitiation: both sides Encrypt before either has heard
+// from the other. Each accepts the other's session-initiate, so two tunnels
+// come up; every held stanza arrives exactly once.
+func TestSimultaneousInitiation(t *testing.T) {
+	a, b := pair(t, Options{})
+	route := map[*Session]*Session{a: b, b: a}
+	ma := msg(julietFull, romeoFull, "from juliet")
+	mb := msg(romeoFull, julietFull, "from romeo")
+	wa := encrypt(t, a, ma)
+	wb := encrypt(t, b, mb)
+	ra := pump(t, route, a, wa)
+	rb := pump(t, route, b, wb)
+	if len(ra.errs)+len(rb.errs) != 0 {
+		t.Fatalf("errors %v %v", ra.errs, rb.errs)
+	}
+	gotB := append(ra.opened[b], rb.opened[b]...)
+	gotA := append(ra.opened[a], rb.opened[a]...)
+	if len(gotB) != 1 || !gotB[0].Equal(ma) || len(gotA) != 1 || !gotA[0].Equal(mb) {
+		t.Fatalf("juliet got %v, romeo got %v", gotA, gotB)
+	}
+	// Later messages use an open tunnel.
+	res := pump(t, route, a, encrypt(t, a, msg(julietFull, romeoFull, "again")))
+	if len(res.errs) != 0 || len(res.opened[b]) != 1 {
+		t.Fatalf("again: %v", res.errs)
+	}
+}
