@@ -297,3 +297,39 @@ func TestMITMRelay(t *testing.T) {
 		t.Fatalf("juliet: %v", res.errs[a2])
 	}
 }
+
+// TestInnerFromSpoofing: a stanza inside the tunnel that claims to come from
+// someone else than the authenticated peer ends the session with
+// <security-error/> and opens nothing.
+func TestInnerFromSpoofing(t *testing.T) {
+	a, b, route := established(t, Options{})
+	if _, err := a.Encrypt(context.Background(), msg(mercutioFull, romeoFull, "forged")); !errors.Is(err, e2e.ErrMalformed) {
+		t.Fatalf("Encrypt of a stanza from someone else: %v", err)
+	}
+	// Write the forgery into the tunnel directly, as a modified client would.
+	a.s.mu.Lock()
+	tun := a.tunnelToLocked(romeoFull)
+	a.s.mu.Unlock()
+	if _, err := tun.tc.Write(msg(mercutioFull, romeoFull, "forged").Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	a.s.mu.Lock()
+	wire := a.out
+	a.out = nil
+	a.s.mu.Unlock()
+	res := pump(t, route, a, wire)
+	if len(res.opened[b]) != 0 {
+		t.Fatalf("opened %v", res.opened[b])
+	}
+	var ok bool
+	for _, err := range res.errs[b] {
+		var te *TerminatedError
+		ok = ok || (errors.Is(err, e2e.ErrBadSignature) && errors.As(err, &te) && te.Reason == "security-error")
+	}
+	if !ok || !has(terminations(res.wire), "security-error") {
+		t.Fatalf("romeo: %v", res.errs[b])
+	}
+	a.Close(context.Background())
+	b.Close(context.Background())
+	checkNoLeak(t)
+}

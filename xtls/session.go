@@ -156,6 +156,9 @@ func (s *Session) encryptLocked(st *e2e.Stanza) error {
 	if st.From.Equal(jid.JID{}) {
 		st.From = s.cfg.JID
 	}
+	if !st.From.Equal(s.cfg.JID) && !st.From.Equal(s.cfg.JID.Bare()) {
+		return fmt.Errorf("xtls: %w: stanza from %s, but this session is %s", e2e.ErrMalformed, st.From, s.cfg.JID)
+	}
 	to := st.To
 	if to.Resourcepart() == "" {
 		return fmt.Errorf("xtls: %w: a Jingle session needs the peer's full JID, not %q", e2e.ErrUnsupported, to)

@@ -182,11 +182,13 @@ func (t *tunnel) run() {
 			return
 		}
 		if err := t.readHeader(d); err != nil {
+			t.streamError(err)
 			t.abort(t.classify(err))
 			return
 		}
 	} else {
 		if err := t.readHeader(d); err != nil {
+			t.streamError(err)
 			t.abort(t.classify(err))
 			return
 		}
@@ -227,6 +229,7 @@ func (t *tunnel) run() {
 		lr.n = 0
 		st, end, err := t.readStanza(d)
 		if err != nil {
+			t.streamError(err)
 			t.abort(t.classify(err))
 			return
 		}
@@ -240,6 +243,23 @@ func (t *tunnel) run() {
 		}
 		s.s.mu.Unlock()
 	}
+}
+
+const nsStreamErrors = "urn:ietf:params:xml:ns:xmpp-streams"
+
+// streamError tells the peer, inside the tunnel, why its inner stream is
+// refused (RFC 6120 §4.9), when the failure is the stream's content and
+// not the tunnel itself. Our own header goes first when none was sent.
+func (t *tunnel) streamError(err error) {
+	if !errors.Is(err, errStream) {
+		return
+	}
+	cond := "not-well-formed"
+	var es errSecurity
+	if errors.As(err, &es) {
+		cond = "invalid-from"
+	}
+	t.tc.Write([]byte("<stream:error><" + cond + " xmlns='" + nsStreamErrors + "'/></stream:error>" + streamEnd))
 }
 
 // peerEnded answers the peer's </stream:stream> with ours and close_notify.
