@@ -313,8 +313,8 @@ func (c *ibbConn) armLocked(old *time.Timer, t time.Time) *time.Timer {
 		old.Stop()
 	}
 	c.s.cond.Broadcast()
-	if t.IsZero() || c.closed {
-		return nil
+	if t.IsZero() || c.closed || !t.After(time.Now()) {
+		return nil // no deadline, or one already passed: waiters see it at once
 	}
 	return time.AfterFunc(time.Until(t), func() {
 		c.s.mu.Lock()

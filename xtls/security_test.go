@@ -47,6 +47,24 @@ func securitySection(st *e2e.Stanza) (*e2e.Element, *e2e.Element) {
 	return nil, nil
 }
 
+// dropSecurity returns a hook that removes <security/> from the Jingle
+// action named.
+func dropSecurity(name string) func(*Session, *e2e.Stanza) *e2e.Stanza {
+	return func(_ *Session, st *e2e.Stanza) *e2e.Stanza {
+		if action(st) == name {
+			c, sec := securitySection(st)
+			var keep []e2e.Node
+			for _, n := range c.Nodes {
+				if n != e2e.Node(sec) {
+					keep = append(keep, n)
+				}
+			}
+			c.Nodes = keep
+		}
+		return st
+	}
+}
+
 func action(st *e2e.Stanza) string {
 	if j := jingleChild(st); j != nil {
 		a, _ := j.AttrValue("action")
@@ -90,33 +108,9 @@ func TestSecurityFailures(t *testing.T) {
 				return st
 			}, wantErr: ErrFingerprintMismatch, wantFrom: "romeo"},
 		{name: "accept without security", jPeers: []e2e.Peer{r.Public()}, rPeers: []e2e.Peer{j.Public()},
-			hook: func(to *Session, st *e2e.Stanza) *e2e.Stanza {
-				if action(st) == "session-accept" {
-					c, sec := securitySection(st)
-					var keep []e2e.Node
-					for _, n := range c.Nodes {
-						if n != e2e.Node(sec) {
-							keep = append(keep, n)
-						}
-					}
-					c.Nodes = keep
-				}
-				return st
-			}, wantErr: ErrNoSecurity, wantFrom: "juliet"},
+			hook: dropSecurity("session-accept"), wantErr: ErrNoSecurity, wantFrom: "juliet"},
 		{name: "initiate without security", jPeers: []e2e.Peer{r.Public()}, rPeers: []e2e.Peer{j.Public()},
-			hook: func(to *Session, st *e2e.Stanza) *e2e.Stanza {
-				if action(st) == "session-initiate" {
-					c, sec := securitySection(st)
-					var keep []e2e.Node
-					for _, n := range c.Nodes {
-						if n != e2e.Node(sec) {
-							keep = append(keep, n)
-						}
-					}
-					c.Nodes = keep
-				}
-				return st
-			}, wantErr: ErrNoSecurity, wantFrom: "romeo"},
+			hook: dropSecurity("session-initiate"), wantErr: ErrNoSecurity, wantFrom: "romeo"},
 		{name: "initiator picks srp", jPeers: []e2e.Peer{r.Public()}, rPeers: []e2e.Peer{j.Public()},
 			hook: func(to *Session, st *e2e.Stanza) *e2e.Stanza {
 				if action(st) == "security-info" {
