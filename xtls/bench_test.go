@@ -102,6 +102,55 @@ func BenchmarkThroughput(b *testing.B) {
 	_ = r
 }
 
+// BenchmarkIBBConn: TLS over a pair of our IBB conns linked by an
+// asynchronous in-memory router (every stanza serialized and parsed, every
+// chunk acknowledged), beside TLS over net.Pipe, in the same run: the cost
+// of the transport without the session machinery.
+func BenchmarkIBBConn(b *testing.B) {
+	j, r := testIdentity(b, "juliet@capulet.lit"), testIdentity(b, "romeo@montague.lit")
+	rt := newRouter(b)
+	c1 := rt.conn(julietFull, romeoFull, "s", DefaultBlockSize)
+	c2 := rt.conn(romeoFull, julietFull, "s", DefaultBlockSize)
+	c1.window, c2.window = DefaultWindow, DefaultWindow
+	ok := func(tls.ConnectionState) error { return nil }
+	cl := tls.Client(c1, profileConfig(j, false, tls.VersionTLS13, ok))
+	sv := tls.Server(c2, profileConfig(r, true, tls.VersionTLS13, ok))
+	go func() {
+		sv.Handshake()
+		io.Copy(io.Discard, sv)
+	}()
+	if err := cl.Handshake(); err != nil {
+		b.Fatal(err)
+	}
+	pcl, psv := rawTLSPair(b, tls.VersionTLS13)
+	go io.Copy(io.Discard, psv)
+	buf := make([]byte, 16<<10)
+	var xt, raw time.Duration
+	b.SetBytes(int64(len(buf)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		if _, err := cl.Write(buf); err != nil {
+			b.Fatal(err)
+		}
+		xt += time.Since(t0)
+		t1 := time.Now()
+		if _, err := pcl.Write(buf); err != nil {
+			b.Fatal(err)
+		}
+		raw += time.Since(t1)
+	}
+	b.StopTimer()
+	mb := func(d time.Duration) float64 { return float64(len(buf)) * float64(b.N) / d.Seconds() / 1e6 }
+	b.ReportMetric(mb(xt), "ibb-MB/s")
+	b.ReportMetric(mb(raw), "tls-MB/s")
+	b.ReportMetric(mb(raw)/mb(xt), "tls/ibb")
+	c1.Close()
+	c2.Close()
+	pcl.NetConn().Close()
+	psv.NetConn().Close()
+}
+
 // pumpFast is pump without the bookkeeping, counting opened stanzas.
 func pumpFast(b testing.TB, route map[*Session]*Session, from *Session, wire []*e2e.Stanza) int {
 	type d struct {

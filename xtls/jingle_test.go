@@ -160,3 +160,30 @@ func TestClientCertificateRequired(t *testing.T) {
 	srv.Close()
 	_ = context.Background
 }
+
+// TestResponderLowersBlockSize: the responder accepts with a smaller
+// block-size, and the initiator's chunks honour it.
+func TestResponderLowersBlockSize(t *testing.T) {
+	j, r := testIdentity(t, "juliet@capulet.lit"), testIdentity(t, "romeo@montague.lit")
+	a, _ := newTestSession(t, Options{BlockSize: 4096}, julietFull, j, r.Public())
+	b, _ := newTestSession(t, Options{BlockSize: 100}, romeoFull, r, j.Public())
+	route := map[*Session]*Session{a: b, b: a}
+	m := msg(julietFull, romeoFull, strings.Repeat("long ", 200))
+	res := pump(t, route, a, encrypt(t, a, m))
+	if len(res.errs) != 0 || len(res.opened[b]) != 1 || !res.opened[b][0].Equal(m) {
+		t.Fatalf("%v", res.errs)
+	}
+	for _, st := range res.wire {
+		if d := ibbChild(st); d != nil && d.Name.Local == "data" {
+			raw, err := decodeChunk(d.Text())
+			if err != nil || len(raw) > 100 {
+				t.Fatalf("chunk of %d bytes with block-size 100", len(raw))
+			}
+		}
+		if d := ibbChild(st); d != nil && d.Name.Local == "open" {
+			if bs, _ := d.AttrValue("block-size"); bs != "100" {
+				t.Fatalf("<open/> with block-size %s", bs)
+			}
+		}
+	}
+}
