@@ -327,3 +327,25 @@ func TestInnerFromSpoofing(t *testing.T) {
 	b.Close(context.Background())
 	checkNoLeak(t)
 }
+
+// TestTimeoutNoticedByOtherCall: a timeout noticed by an unrelated call
+// sends its <timeout/> with that call's output, and Expire reports it.
+func TestTimeoutNoticedByOtherCall(t *testing.T) {
+	j, r := testIdentity(t, "juliet@capulet.lit"), testIdentity(t, "romeo@montague.lit")
+	a, clk := newTestSession(t, Options{HandshakeTimeout: 10e9}, julietFull, j, r.Public())
+	encrypt(t, a, msg(julietFull, romeoFull, "never answered"))
+	clk.Advance(11e9)
+	other := jid.MustParse("romeo@montague.lit/garden")
+	out, err := a.Encrypt(context.Background(), msg(julietFull, other, "to another resource"))
+	if err != nil {
+		t.Fatalf("unrelated Encrypt failed: %v", err)
+	}
+	if !has(terminations(out), "timeout") || len(out) != 2 {
+		t.Fatalf("out %v", out)
+	}
+	if _, err := a.Expire(context.Background()); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("Expire: %v", err)
+	}
+	a.Close(context.Background())
+	checkNoLeak(t)
+}

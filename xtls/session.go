@@ -37,6 +37,7 @@ type Session struct {
 	out      []*e2e.Stanza
 	opened   []e2e.Opened
 	errs     []error
+	expired  []error // timeouts not yet reported by Expire
 	pending  map[string]pendingIQ
 	tunnels  map[string]*tunnel // by peer full JID + "\x00" + Jingle sid
 	byIBB    map[string]*tunnel // by peer full JID + "\x00" + IBB sid
@@ -133,7 +134,8 @@ func (s *Session) finish(ctx context.Context) (out []*e2e.Stanza, opened []e2e.O
 // Encrypt sends st through the tunnel to st.To, which must be a full JID.
 // With no tunnel yet it returns the Jingle session-initiate and holds st
 // back; st then goes out in the Replies of the Receive call that sees the
-// peer's stream header.
+// peer's stream header. On error the stanzas returned, if any, are
+// protocol stanzas that must still be sent.
 func (s *Session) Encrypt(ctx context.Context, st *e2e.Stanza) ([]*e2e.Stanza, error) {
 	if st == nil {
 		return nil, fmt.Errorf("xtls: %w: nil stanza", e2e.ErrMalformed)
@@ -146,10 +148,9 @@ func (s *Session) Encrypt(ctx context.Context, st *e2e.Stanza) ([]*e2e.Stanza, e
 	if err == nil {
 		err = ferr
 	}
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	// Even on error, out holds only protocol stanzas (the session-terminate
+	// of a tunnel that timed out, say), never st: send them.
+	return out, err
 }
 
 func (s *Session) encryptLocked(st *e2e.Stanza) error {
@@ -597,6 +598,9 @@ func (s *Session) expireLocked() {
 	for _, t := range s.tunnels {
 		if !t.ended && t.state != stOpen && now.After(t.deadline) {
 			s.failLocked(t, "timeout", ErrTimeout, true)
+			// Reported by Expire, not by the unrelated call that noticed.
+			s.expired = append(s.expired, s.errs[len(s.errs)-1])
+			s.errs = s.errs[:len(s.errs)-1]
 		}
 	}
 }
@@ -604,13 +608,19 @@ func (s *Session) expireLocked() {
 // Expire ends the Jingle sessions whose negotiation, TLS handshake or
 // stream header did not complete within Options.HandshakeTimeout (on
 // Config.Clock), and returns their session-terminate stanzas with reason
-// <timeout/>. Every other call checks this too; a client with no traffic
-// calls Expire from a timer.
+// <timeout/>, and a *TerminatedError for each. Every other call checks the
+// timeouts too (and returns the stanzas with its own), but only Expire
+// reports the errors; a client with no traffic calls Expire from a timer.
 func (s *Session) Expire(ctx context.Context) ([]*e2e.Stanza, error) {
 	if err := s.begin(); err != nil {
 		return nil, err
 	}
+	errs := s.expired
+	s.expired = nil
 	out, _, err := s.finish(ctx)
+	if err == nil && len(errs) > 0 {
+		err = errors.Join(errs...)
+	}
 	return out, err
 }
 
@@ -705,5 +715,4 @@ func (s *Session) ConnectionState(peer jid.JID) (tls.ConnectionState, error) {
 	return tc.ConnectionState(), nil
 }
 
-var _ = errors.New
 var _ = time.Second
