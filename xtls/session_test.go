@@ -128,3 +128,33 @@ func TestSimultaneousInitiation(t *testing.T) {
 		t.Fatalf("again: %v", res.errs)
 	}
 }
+
+func TestJingleErrors(t *testing.T) {
+	a, b := pair(t, Options{})
+	// A Jingle action for a session nobody knows.
+	j := &jingle{Action: "session-info", SID: "nope"}
+	st := iqSet(romeoFull, julietFull, "u1", j.element())
+	res, err := a.Receive(context.Background(), st)
+	if !errors.Is(err, e2e.ErrMalformed) || len(res.Replies) != 1 || errorCondition(res.Replies[0]) != "item-not-found" ||
+		res.Replies[0].Children[0].Child(nsJingleErrors, "unknown-session") == nil {
+		t.Fatalf("unknown session: %v %v", err, res.Replies)
+	}
+	// The peer refuses our session-initiate with an IQ error: the session
+	// ends, with no session-terminate of ours.
+	out := encrypt(t, a, msg(julietFull, romeoFull, "hello?"))
+	refusal := iqError(romeoFull, out[0], "cancel", "service-unavailable", nil)
+	res, err = a.Receive(context.Background(), refusal)
+	var te *TerminatedError
+	if !errors.As(err, &te) || len(terminations(res.Replies)) != 0 {
+		t.Fatalf("refused initiate: %v %v", err, res.Replies)
+	}
+	// A later message starts a new session.
+	out = encrypt(t, a, msg(julietFull, romeoFull, "hello again"))
+	if len(out) != 1 || action(out[0]) != "session-initiate" {
+		t.Fatalf("no new session-initiate: %v", out)
+	}
+	res2 := pump(t, map[*Session]*Session{a: b, b: a}, a, out)
+	if len(res2.errs) != 0 || len(res2.opened[b]) != 1 {
+		t.Fatalf("%v", res2.errs)
+	}
+}
