@@ -226,3 +226,29 @@ func TestIBBConnDeadlinesAndClose(t *testing.T) {
 		t.Fatal("write after peer close")
 	}
 }
+
+// TestSplitRecords: a short chunk that ends inside a TLS record is refused
+// unless Options.SplitRecords is set.
+func TestSplitRecords(t *testing.T) {
+	rec := append([]byte{23, 3, 3, 0, 10}, make([]byte, 10)...)
+	for _, split := range []bool{false, true} {
+		rx := newIBBConn(newSched(false), romeoFull, julietFull, "s1", 4096, 1)
+		rx.aligned = !split
+		var errs []error
+		for i, part := range [][]byte{rec[:7], rec[7:]} {
+			d := ibbElement("data")
+			d.Attr = attrs("seq", strconv.Itoa(i), "sid", "s1")
+			d.SetText(base64.StdEncoding.EncodeToString(part))
+			st := iqSet(julietFull, romeoFull, "x", d)
+			rx.s.mu.Lock()
+			_, err := rx.handleLocked(st, d)
+			rx.s.mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if split != (len(errs) == 0) {
+			t.Fatalf("split %v: errors %v", split, errs)
+		}
+	}
+}

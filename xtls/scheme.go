@@ -35,6 +35,13 @@ type Options struct {
 	// Window is how many IBB <data/> IQs may await their result (default
 	// 32; 1 is XEP-0047's recommended stop-and-wait).
 	Window int
+	// SplitRecords accepts <data/> chunks shorter than the block size that
+	// end inside a TLS record. By default such a chunk is refused
+	// (<failed-transport/>): a sender that writes whole TLS records never
+	// produces one, and refusing it turns a truncated chunk into an
+	// immediate error instead of a tunnel waiting for the rest of a record.
+	// Set it for peers that cut the TLS byte stream at arbitrary points.
+	SplitRecords bool
 	// HandshakeTimeout bounds the time from session-initiate (or its
 	// receipt) to the peer's inner stream header, measured on
 	// Config.Clock; default 30 s. Expiry ends the session with <timeout/>.

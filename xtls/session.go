@@ -459,7 +459,7 @@ func (s *Session) newTunnelLocked(peer jid.JID, sid string, initiator bool, tr t
 	t.conn = newIBBConn(s.s, s.cfg.JID, peer, tr.SID, tr.BlockSize, s.opts.Window)
 	t.conn.send = func(st *e2e.Stanza, h func(*e2e.Stanza)) { s.sendLocked(t, st, h) }
 	t.conn.newID = s.newIDLocked
-	t.conn.aligned = true
+	t.conn.aligned = !s.opts.SplitRecords
 	t.conn.onFail = func(err error) { s.failLocked(t, "failed-transport", err, true) }
 	s.tunnels[key(peer, sid)] = t
 	s.byIBB[key(peer, tr.SID)] = t
