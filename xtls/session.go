@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -25,6 +26,13 @@ import (
 // return only when every goroutine is waiting for the next inbound stanza,
 // so each call returns exactly the stanzas its input caused.
 type Session struct {
+	*session
+}
+
+// session is the state of a Session. The tunnel goroutines refer to it,
+// never to the Session, so that a Session dropped without Close can be
+// collected; its cleanup then ends the tunnels and their goroutines.
+type session struct {
 	opts Options
 	cfg  e2e.Config
 	id   *Identity
@@ -52,7 +60,28 @@ type pendingIQ struct {
 }
 
 func newSession(opts Options, cfg e2e.Config) (*Session, error) {
-	s := &Session{
+	in, err := newInner(opts, cfg)
+	if err != nil {
+		return nil, err
+	}
+	out := &Session{in}
+	runtime.AddCleanup(out, (*session).abandon, in)
+	return out, nil
+}
+
+// abandon ends every tunnel of a session nobody holds any more, without
+// telling the peers (nobody would send the stanzas).
+func (s *session) abandon() {
+	s.s.mu.Lock()
+	defer s.s.mu.Unlock()
+	for _, t := range s.tunnels {
+		s.endLocked(t)
+	}
+	s.closed = true
+}
+
+func newInner(opts Options, cfg e2e.Config) (*session, error) {
+	s := &session{
 		opts:    opts,
 		cfg:     cfg,
 		s:       newSched(true),
@@ -76,7 +105,7 @@ func newSession(opts Options, cfg e2e.Config) (*Session, error) {
 	return s, nil
 }
 
-func (s *Session) randHex(n int) (string, error) {
+func (s *session) randHex(n int) (string, error) {
 	b := make([]byte, n)
 	if _, err := io.ReadFull(s.cfg.Random(), b); err != nil {
 		return "", fmt.Errorf("xtls: reading randomness: %w", err)
@@ -84,7 +113,7 @@ func (s *Session) randHex(n int) (string, error) {
 	return hex.EncodeToString(b), nil
 }
 
-func (s *Session) newIDLocked() string {
+func (s *session) newIDLocked() string {
 	s.idN++
 	return s.idPrefix + "-" + strconv.FormatUint(s.idN, 10)
 }
@@ -92,7 +121,7 @@ func (s *Session) newIDLocked() string {
 func key(peer jid.JID, sid string) string { return peer.String() + "\x00" + sid }
 
 // sendLocked queues st for the caller; h gets its result or error.
-func (s *Session) sendLocked(t *tunnel, st *e2e.Stanza, h func(*e2e.Stanza)) {
+func (s *session) sendLocked(t *tunnel, st *e2e.Stanza, h func(*e2e.Stanza)) {
 	s.out = append(s.out, st)
 	if h != nil && (st.Type == "set" || st.Type == "get") {
 		s.pending[st.ID] = pendingIQ{to: st.To, t: t, h: h}
@@ -100,7 +129,7 @@ func (s *Session) sendLocked(t *tunnel, st *e2e.Stanza, h func(*e2e.Stanza)) {
 }
 
 // begin starts a public call: it serializes and checks timeouts.
-func (s *Session) begin() error {
+func (s *session) begin() error {
 	s.call.Lock()
 	s.s.mu.Lock()
 	if s.closed {
@@ -114,7 +143,7 @@ func (s *Session) begin() error {
 
 // finish waits until the tunnels' goroutines wait for input, and takes what
 // they produced.
-func (s *Session) finish(ctx context.Context) (out []*e2e.Stanza, opened []e2e.Opened, err error) {
+func (s *session) finish(ctx context.Context) (out []*e2e.Stanza, opened []e2e.Opened, err error) {
 	defer s.call.Unlock()
 	defer s.s.mu.Unlock()
 	qerr := s.s.quiesceLocked(ctx)
@@ -136,7 +165,7 @@ func (s *Session) finish(ctx context.Context) (out []*e2e.Stanza, opened []e2e.O
 // back; st then goes out in the Replies of the Receive call that sees the
 // peer's stream header. On error the stanzas returned, if any, are
 // protocol stanzas that must still be sent.
-func (s *Session) Encrypt(ctx context.Context, st *e2e.Stanza) ([]*e2e.Stanza, error) {
+func (s *session) Encrypt(ctx context.Context, st *e2e.Stanza) ([]*e2e.Stanza, error) {
 	if st == nil {
 		return nil, fmt.Errorf("xtls: %w: nil stanza", e2e.ErrMalformed)
 	}
@@ -153,7 +182,7 @@ func (s *Session) Encrypt(ctx context.Context, st *e2e.Stanza) ([]*e2e.Stanza, e
 	return out, err
 }
 
-func (s *Session) encryptLocked(st *e2e.Stanza) error {
+func (s *session) encryptLocked(st *e2e.Stanza) error {
 	if st.From.Equal(jid.JID{}) {
 		st.From = s.cfg.JID
 	}
@@ -194,7 +223,7 @@ func (s *Session) encryptLocked(st *e2e.Stanza) error {
 
 // tunnelToLocked returns the tunnel to use for peer: an open one if any,
 // else one still being set up.
-func (s *Session) tunnelToLocked(peer jid.JID) *tunnel {
+func (s *session) tunnelToLocked(peer jid.JID) *tunnel {
 	var best *tunnel
 	for _, t := range s.tunnels {
 		if !t.peer.Equal(peer) || t.ended || t.closing {
@@ -211,7 +240,7 @@ func (s *Session) tunnelToLocked(peer jid.JID) *tunnel {
 }
 
 // Sign is not offered by XTLS: it returns ErrUnsupported.
-func (s *Session) Sign(context.Context, *e2e.Stanza) ([]*e2e.Stanza, error) {
+func (s *session) Sign(context.Context, *e2e.Stanza) ([]*e2e.Stanza, error) {
 	return nil, fmt.Errorf("xtls: %w: XTLS has no sign-only mode", e2e.ErrUnsupported)
 }
 
@@ -220,7 +249,7 @@ func (s *Session) Sign(context.Context, *e2e.Stanza) ([]*e2e.Stanza, error) {
 // input and the stanzas to send back. On error nothing is opened; Replies
 // may still hold stanzas to send (an IQ error, the session-terminate that
 // ends a failed tunnel).
-func (s *Session) Receive(ctx context.Context, st *e2e.Stanza) (e2e.Received, error) {
+func (s *session) Receive(ctx context.Context, st *e2e.Stanza) (e2e.Received, error) {
 	if st == nil {
 		return e2e.Received{}, fmt.Errorf("xtls: %w: nil stanza", e2e.ErrMalformed)
 	}
@@ -247,7 +276,7 @@ func (s *Session) Receive(ctx context.Context, st *e2e.Stanza) (e2e.Received, er
 // on the tunnels we ended (its end tag, close_notify, acknowledgements) are
 // expected and dropped without error; IQ-sets get the error that tells the
 // peer the session is gone; anything else is not encrypted.
-func (s *Session) afterCloseLocked(st *e2e.Stanza) (e2e.Received, error) {
+func (s *session) afterCloseLocked(st *e2e.Stanza) (e2e.Received, error) {
 	if st.Kind == e2e.IQ && (st.Type == "result" || st.Type == "error") {
 		return e2e.Received{}, nil
 	}
@@ -279,7 +308,7 @@ func (s *Session) afterCloseLocked(st *e2e.Stanza) (e2e.Received, error) {
 	return res, nil
 }
 
-func (s *Session) dispatchLocked(st *e2e.Stanza) error {
+func (s *session) dispatchLocked(st *e2e.Stanza) error {
 	if st.From.Equal(jid.JID{}) {
 		return fmt.Errorf("xtls: %w: stanza without from", e2e.ErrMalformed)
 	}
@@ -335,7 +364,7 @@ func ibbChild(st *e2e.Stanza) *e2e.Element {
 	return nil
 }
 
-func (s *Session) ibbLocked(st *e2e.Stanza, el *e2e.Element) error {
+func (s *session) ibbLocked(st *e2e.Stanza, el *e2e.Element) error {
 	sid, _ := el.AttrValue("sid")
 	t := s.byIBB[key(st.From, sid)]
 	if t == nil || t.ended {
@@ -355,7 +384,7 @@ func (s *Session) ibbLocked(st *e2e.Stanza, el *e2e.Element) error {
 }
 
 // jingleLocked handles a Jingle IQ-set.
-func (s *Session) jingleLocked(st *e2e.Stanza, el *e2e.Element) error {
+func (s *session) jingleLocked(st *e2e.Stanza, el *e2e.Element) error {
 	j, err := parseJingle(el)
 	if err != nil {
 		s.out = append(s.out, iqError(s.cfg.JID, st, "modify", "bad-request", nil))
@@ -431,11 +460,11 @@ func (s *Session) jingleLocked(st *e2e.Stanza, el *e2e.Element) error {
 
 // ourSecurity is the <security/> element we send: our SHA-256 fingerprint
 // and the one method we implement.
-func (s *Session) ourSecurity() *security {
+func (s *session) ourSecurity() *security {
 	return &security{Fingerprints: []Fingerprint{fingerprintSHA256(s.id.cert.Raw)}, Methods: []string{methodX509}}
 }
 
-func (s *Session) initiateLocked(peer jid.JID) (*tunnel, error) {
+func (s *session) initiateLocked(peer jid.JID) (*tunnel, error) {
 	sid, err := s.randHex(8)
 	if err != nil {
 		return nil, err
@@ -453,7 +482,7 @@ func (s *Session) initiateLocked(peer jid.JID) (*tunnel, error) {
 	return t, nil
 }
 
-func (s *Session) newTunnelLocked(peer jid.JID, sid string, initiator bool, tr transport, content string) *tunnel {
+func (s *session) newTunnelLocked(peer jid.JID, sid string, initiator bool, tr transport, content string) *tunnel {
 	t := &tunnel{s: s, peer: peer, sid: sid, initiator: initiator, tr: tr, content: content,
 		deadline: s.cfg.Now().Add(s.opts.HandshakeTimeout)}
 	t.conn = newIBBConn(s.s, s.cfg.JID, peer, tr.SID, tr.BlockSize, s.opts.Window)
@@ -467,12 +496,12 @@ func (s *Session) newTunnelLocked(peer jid.JID, sid string, initiator bool, tr t
 }
 
 // terminateLocked sends session-terminate for sid to peer.
-func (s *Session) terminateLocked(t *tunnel, peer jid.JID, sid, reason, text string) {
+func (s *session) terminateLocked(t *tunnel, peer jid.JID, sid, reason, text string) {
 	j := &jingle{Action: "session-terminate", SID: sid, Reason: reason, ReasonText: text}
 	s.sendLocked(t, iqSet(s.cfg.JID, peer, s.newIDLocked(), j.element()), func(*e2e.Stanza) {})
 }
 
-func (s *Session) onInitiateLocked(st *e2e.Stanza, j *jingle) error {
+func (s *session) onInitiateLocked(st *e2e.Stanza, j *jingle) error {
 	peer := st.From
 	if peer.Resourcepart() == "" || (!j.Initiator.Equal(jid.JID{}) && !j.Initiator.Equal(peer)) {
 		s.out = append(s.out, iqError(s.cfg.JID, st, "modify", "bad-request", nil))
@@ -513,7 +542,7 @@ func (s *Session) onInitiateLocked(st *e2e.Stanza, j *jingle) error {
 	return nil
 }
 
-func (s *Session) onAcceptLocked(t *tunnel, j *jingle) error {
+func (s *session) onAcceptLocked(t *tunnel, j *jingle) error {
 	c := j.contentByName(t.content)
 	switch {
 	case c == nil || !isOneOf(c.Description, nsXMLStream0, nsXMLStream1):
@@ -557,7 +586,7 @@ func (s *Session) onAcceptLocked(t *tunnel, j *jingle) error {
 // failLocked ends t after a failure: it sends session-terminate with reason
 // (when notify), closes the bytestream without ceremony and records the
 // error for the current call.
-func (s *Session) failLocked(t *tunnel, reason string, cause error, notify bool) error {
+func (s *session) failLocked(t *tunnel, reason string, cause error, notify bool) error {
 	if t.ended {
 		return nil
 	}
@@ -574,7 +603,7 @@ func (s *Session) failLocked(t *tunnel, reason string, cause error, notify bool)
 }
 
 // endLocked forgets t and stops its goroutine.
-func (s *Session) endLocked(t *tunnel) {
+func (s *session) endLocked(t *tunnel) {
 	if t.ended {
 		return
 	}
@@ -593,7 +622,7 @@ func (s *Session) endLocked(t *tunnel) {
 }
 
 // expireLocked ends the tunnels whose handshake outlived the timeout.
-func (s *Session) expireLocked() {
+func (s *session) expireLocked() {
 	now := s.cfg.Now()
 	for _, t := range s.tunnels {
 		if !t.ended && t.state != stOpen && now.After(t.deadline) {
@@ -611,7 +640,7 @@ func (s *Session) expireLocked() {
 // <timeout/>, and a *TerminatedError for each. Every other call checks the
 // timeouts too (and returns the stanzas with its own), but only Expire
 // reports the errors; a client with no traffic calls Expire from a timer.
-func (s *Session) Expire(ctx context.Context) ([]*e2e.Stanza, error) {
+func (s *session) Expire(ctx context.Context) ([]*e2e.Stanza, error) {
 	if err := s.begin(); err != nil {
 		return nil, err
 	}
@@ -628,7 +657,7 @@ func (s *Session) Expire(ctx context.Context) ([]*e2e.Stanza, error) {
 // IBB <close/> and session-terminate with <success/> (or <cancel/> for a
 // tunnel not yet open). It waits until the session's goroutines have
 // exited; the session cannot be used afterwards.
-func (s *Session) Close(ctx context.Context) ([]*e2e.Stanza, error) {
+func (s *session) Close(ctx context.Context) ([]*e2e.Stanza, error) {
 	if err := s.begin(); err != nil {
 		return nil, err
 	}
@@ -675,7 +704,7 @@ func (s *Session) Close(ctx context.Context) ([]*e2e.Stanza, error) {
 // context) as 10 uppercase hex digits, the same at both ends of one TLS
 // connection and different for each leg of a relaying man in the middle.
 // Users compare it out of band.
-func (s *Session) SAS(peer jid.JID) (string, error) {
+func (s *session) SAS(peer jid.JID) (string, error) {
 	s.s.mu.Lock()
 	defer s.s.mu.Unlock()
 	for _, t := range s.tunnels {
@@ -688,7 +717,7 @@ func (s *Session) SAS(peer jid.JID) (string, error) {
 
 // PeerCertificate returns the certificate the peer presented in the open
 // tunnel to peer.
-func (s *Session) PeerCertificate(peer jid.JID) (*Peer, error) {
+func (s *session) PeerCertificate(peer jid.JID) (*Peer, error) {
 	s.s.mu.Lock()
 	defer s.s.mu.Unlock()
 	for _, t := range s.tunnels {
@@ -700,7 +729,7 @@ func (s *Session) PeerCertificate(peer jid.JID) (*Peer, error) {
 }
 
 // ConnectionState returns the TLS state of the open tunnel to peer.
-func (s *Session) ConnectionState(peer jid.JID) (tls.ConnectionState, error) {
+func (s *session) ConnectionState(peer jid.JID) (tls.ConnectionState, error) {
 	s.s.mu.Lock()
 	var tc *tls.Conn
 	for _, t := range s.tunnels {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/xmppe2e/xmppe2e/e2e"
+	"mellium.im/xmpp/jid"
 )
 
 func TestHappyPath(t *testing.T) {
@@ -157,4 +158,25 @@ func TestJingleErrors(t *testing.T) {
 	if len(res2.errs) != 0 || len(res2.opened[b]) != 1 {
 		t.Fatalf("%v", res2.errs)
 	}
+}
+
+// TestAbandonedSessionEnds: a Session dropped without Close does not keep
+// its tunnel goroutines once it is collected.
+func TestAbandonedSessionEnds(t *testing.T) {
+	func() {
+		j, r := testIdentity(t, "juliet@capulet.lit"), testIdentity(t, "romeo@montague.lit")
+		mk := func(self jid.JID, id *Identity, peer *Identity) *Session {
+			s, err := newSession(Options{}.withDefaults(), e2e.Config{Local: id, JID: self, Peers: []e2e.Peer{peer.Public()}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		a, b := mk(julietFull, j, r), mk(romeoFull, r, j)
+		route := map[*Session]*Session{a: b, b: a}
+		if res := pump(t, route, a, encrypt(t, a, msg(julietFull, romeoFull, "hi"))); len(res.opened[b]) != 1 {
+			t.Fatal(res.errs)
+		}
+	}()
+	checkNoLeak(t)
 }

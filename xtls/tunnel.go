@@ -37,7 +37,7 @@ const (
 // tunnel is one Jingle session with its bytestream, TLS connection and
 // inner XML stream.
 type tunnel struct {
-	s          *Session
+	s          *session
 	peer       jid.JID
 	sid        string
 	initiator  bool
