@@ -371,6 +371,9 @@ func (s *session) ibbLocked(st *e2e.Stanza, el *e2e.Element) error {
 		if st.Kind == e2e.IQ {
 			s.out = append(s.out, iqError(s.cfg.JID, st, "cancel", "item-not-found", nil))
 		}
+		if s.ended[key(st.From, sid)] {
+			return nil // late traffic of a tunnel whose end was already reported
+		}
 		return fmt.Errorf("xtls: %w: no bytestream %q with %s", e2e.ErrDecrypt, sid, st.From)
 	}
 	reply, err := t.conn.handleLocked(st, el)
