@@ -11,7 +11,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -281,4 +280,3 @@ func parsePeer(b []byte) (*Peer, error) {
 	return &Peer{addr: certJID(c), cert: c}, nil
 }
 
-var errNotXTLS = errors.New("not an xtls identity")
