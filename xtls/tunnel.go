@@ -188,6 +188,9 @@ func (t *tunnel) run() {
 		}
 	} else {
 		if err := t.readHeader(d); err != nil {
+			if errors.Is(err, errStream) {
+				t.writeHeader("refused") // RFC 6120 §4.9.1.1: our header, then the error
+			}
 			t.streamError(err)
 			t.abort(t.classify(err))
 			return
@@ -249,7 +252,7 @@ const nsStreamErrors = "urn:ietf:params:xml:ns:xmpp-streams"
 
 // streamError tells the peer, inside the tunnel, why its inner stream is
 // refused (RFC 6120 §4.9), when the failure is the stream's content and
-// not the tunnel itself. Our own header goes first when none was sent.
+// not the tunnel itself. The caller has sent our stream header.
 func (t *tunnel) streamError(err error) {
 	if !errors.Is(err, errStream) {
 		return
