@@ -279,4 +279,3 @@ func parsePeer(b []byte) (*Peer, error) {
 	}
 	return &Peer{addr: certJID(c), cert: c}, nil
 }
-

@@ -1,7 +1,6 @@
 package xtls
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/xmppe2e/xmppe2e/e2e"
-	"github.com/xmppe2e/xmppe2e/internal/peers"
 	"mellium.im/xmpp/jid"
 )
 
@@ -176,38 +174,13 @@ func drive(t *testing.T, sess *Session, raw *rawPeer, done func(opened []*e2e.St
 // stack is openssl s_server, which types the responder's stream header and
 // a message.
 func TestSessionWithOpenSSLServer(t *testing.T) {
-	openssl := peers.Command(t, "openssl")
-	j, r := testIdentity(t, "juliet@capulet.lit"), testIdentity(t, "romeo@montague.lit")
-	dir := t.TempDir()
-	jc, _ := writePEM(t, dir, "juliet", j)
-	rc, rk := writePEM(t, dir, "romeo", r)
+	openssl, j, r, f := opensslSetup(t)
+	jc, rc := f.jc, f.rc
+	rk := f.rk
 	for _, v := range versions {
 		t.Run(v.flag, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, openssl, "s_server", "-accept", "127.0.0.1:0", "-naccept", "1", "-"+v.flag,
-				"-cert", rc, "-key", rk, "-Verify", "1", "-CAfile", jc, "-verify_return_error",
-				"-keymatexport", SASLabel, "-keymatexportlen", "5")
-			stdout, _ := cmd.StdoutPipe()
-			stdin, _ := cmd.StdinPipe()
-			var out syncBuffer
-			cmd.Stderr = &out
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-			sc := bufio.NewScanner(stdout)
-			var addr string
-			for sc.Scan() {
-				if a, ok := strings.CutPrefix(sc.Text(), "ACCEPT "); ok {
-					addr = a
-					break
-				}
-			}
-			if addr == "" {
-				t.Fatal("no ACCEPT line")
-			}
-			go io.Copy(&out, stdout)
+			srv := startSServer(t, openssl, v.flag, rc, rk, jc)
+			addr, stdin, out := srv.addr, srv.stdin, srv.out
 
 			raw := newRawPeer(romeoFull, julietFull, r, func(c *ibbConn) {
 				go func() {
@@ -266,11 +239,9 @@ func TestSessionWithOpenSSLServer(t *testing.T) {
 // s_client (its stream header and message come from stdin); our Session is
 // the responder and TLS server.
 func TestSessionWithOpenSSLClient(t *testing.T) {
-	openssl := peers.Command(t, "openssl")
-	j, r := testIdentity(t, "juliet@capulet.lit"), testIdentity(t, "romeo@montague.lit")
-	dir := t.TempDir()
-	jc, jk := writePEM(t, dir, "juliet", j)
-	rc, _ := writePEM(t, dir, "romeo", r)
+	openssl, j, r, f := opensslSetup(t)
+	jc, rc := f.jc, f.rc
+	jk := f.jk
 	for _, v := range versions {
 		t.Run(v.flag, func(t *testing.T) {
 			ln, err := net.Listen("tcp", "127.0.0.1:0")

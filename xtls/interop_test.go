@@ -112,50 +112,79 @@ var versions = []struct {
 	v    uint16
 }{{"tls1_2", tls.VersionTLS12}, {"tls1_3", tls.VersionTLS13}}
 
+// pemFiles are juliet's and romeo's test identities as PEM files.
+type pemFiles struct{ jc, jk, rc, rk string }
+
+// opensslSetup finds openssl (or skips) and writes the identities for it.
+func opensslSetup(t *testing.T) (openssl string, j, r *Identity, f pemFiles) {
+	t.Helper()
+	openssl = peers.Command(t, "openssl")
+	j, r = testIdentity(t, "juliet@capulet.lit"), testIdentity(t, "romeo@montague.lit")
+	dir := t.TempDir()
+	f.jc, f.jk = writePEM(t, dir, "juliet", j)
+	f.rc, f.rk = writePEM(t, dir, "romeo", r)
+	return openssl, j, r, f
+}
+
+// sServer is a running `openssl s_server` for one connection: the
+// responder's TLS stack, requiring a client certificate whose only trust
+// anchor is caCert, and exporting the SAS.
+type sServer struct {
+	addr  string
+	stdin io.WriteCloser
+	out   *syncBuffer
+	wait  func()
+}
+
+func startSServer(t *testing.T, openssl, version, cert, key, caCert string) *sServer {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	cmd := exec.CommandContext(ctx, openssl, "s_server", "-accept", "127.0.0.1:0", "-naccept", "1", "-"+version,
+		"-cert", cert, "-key", key, "-Verify", "1", "-CAfile", caCert, "-verify_return_error",
+		"-keymatexport", SASLabel, "-keymatexportlen", "5")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &syncBuffer{}
+	cmd.Stderr = out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	copied := make(chan struct{})
+	wait := func() { cmd.Wait(); <-copied }
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait(); cancel() })
+	sc := bufio.NewScanner(stdout)
+	var addr string
+	for sc.Scan() {
+		out.Write([]byte(sc.Text() + "\n"))
+		if a, ok := strings.CutPrefix(sc.Text(), "ACCEPT "); ok {
+			addr = a
+			break
+		}
+	}
+	if addr == "" {
+		t.Fatalf("no ACCEPT line: %s", out.String())
+	}
+	go func() { io.Copy(out, stdout); close(copied) }()
+	return &sServer{addr: addr, stdin: stdin, out: out, wait: wait}
+}
+
 // TestOpenSSLServer: our initiator (TLS client) against openssl s_server as
 // the responder's TLS stack (client certificate required, our certificate as
 // its only trust anchor). Each side sends a line to the other.
 func TestOpenSSLServer(t *testing.T) {
-	openssl := peers.Command(t, "openssl")
-	j, r := testIdentity(t, "juliet@capulet.lit"), testIdentity(t, "romeo@montague.lit")
-	dir := t.TempDir()
-	jc, _ := writePEM(t, dir, "juliet", j)
-	rc, rk := writePEM(t, dir, "romeo", r)
+	openssl, j, r, f := opensslSetup(t)
+	jc, rc := f.jc, f.rc
+	rk := f.rk
 	for _, v := range versions {
 		t.Run(v.flag, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, openssl, "s_server", "-accept", "127.0.0.1:0", "-naccept", "1", "-"+v.flag,
-				"-cert", rc, "-key", rk, "-Verify", "1", "-CAfile", jc, "-verify_return_error",
-				"-keymatexport", SASLabel, "-keymatexportlen", "5")
-			stdout, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			stdin, err := cmd.StdinPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var out syncBuffer
-			cmd.Stderr = &out
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-			sc := bufio.NewScanner(stdout)
-			var addr string
-			for sc.Scan() {
-				out.Write([]byte(sc.Text() + "\n"))
-				if a, ok := strings.CutPrefix(sc.Text(), "ACCEPT "); ok {
-					addr = a
-					break
-				}
-			}
-			if addr == "" {
-				t.Fatalf("no ACCEPT line: %s", out.String())
-			}
-			copied := make(chan struct{})
-			go func() { io.Copy(&out, stdout); close(copied) }()
+			srv := startSServer(t, openssl, v.flag, rc, rk, jc)
+			addr, stdin, out := srv.addr, srv.stdin, srv.out
 
 			rt := newRouter(t)
 			ours := rt.conn(julietFull, romeoFull, "ch3d9s71", 4096)
@@ -192,11 +221,10 @@ func TestOpenSSLServer(t *testing.T) {
 				t.Fatalf("got %q", line)
 			}
 			tc.Close()
-			cmd.Wait()
+			srv.wait()
 			if !strings.Contains(out.String(), "art thou not romeo") {
 				t.Fatalf("s_server did not receive our line:\n%s", out.String())
 			}
-			<-copied
 			if km := keyingMaterial(out.String()); km != sas {
 				t.Fatalf("SAS %s, OpenSSL keying material %q\n%s", sas, km, out.String())
 			}
@@ -208,11 +236,9 @@ func TestOpenSSLServer(t *testing.T) {
 // TestOpenSSLClient: openssl s_client as the initiator's TLS stack against
 // our responder (TLS server requiring a client certificate).
 func TestOpenSSLClient(t *testing.T) {
-	openssl := peers.Command(t, "openssl")
-	j, r := testIdentity(t, "juliet@capulet.lit"), testIdentity(t, "romeo@montague.lit")
-	dir := t.TempDir()
-	jc, jk := writePEM(t, dir, "juliet", j)
-	rc, _ := writePEM(t, dir, "romeo", r)
+	openssl, j, r, f := opensslSetup(t)
+	jc, rc := f.jc, f.rc
+	jk := f.jk
 	for _, v := range versions {
 		t.Run(v.flag, func(t *testing.T) {
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
