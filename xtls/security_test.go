@@ -349,3 +349,27 @@ func TestTimeoutNoticedByOtherCall(t *testing.T) {
 	a.Close(context.Background())
 	checkNoLeak(t)
 }
+
+// TestTrustCallbackMayUseSession: Config.Trust runs without the session's
+// lock, so it may call the Session (here SAS, which has no answer yet).
+func TestTrustCallbackMayUseSession(t *testing.T) {
+	j, r := testIdentity(t, "juliet@capulet.lit"), testIdentity(t, "romeo@montague.lit")
+	var a *Session
+	calls := 0
+	trust := func(addr jid.JID, p e2e.Peer) bool {
+		calls++
+		_, err := a.SAS(addr)
+		return err != nil && p.Fingerprint() == r.Public().Fingerprint()
+	}
+	var err error
+	a, err = newSession(Options{}.withDefaults(), e2e.Config{Local: j, JID: julietFull, Trust: trust})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close(context.Background())
+	b, _ := newTestSession(t, Options{}, romeoFull, r, j.Public())
+	res := pump(t, map[*Session]*Session{a: b, b: a}, a, encrypt(t, a, msg(julietFull, romeoFull, "tofu")))
+	if len(res.errs) != 0 || len(res.opened[b]) != 1 || calls != 1 {
+		t.Fatalf("%v %d", res.errs, calls)
+	}
+}

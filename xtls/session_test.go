@@ -180,3 +180,23 @@ func TestAbandonedSessionEnds(t *testing.T) {
 	}()
 	checkNoLeak(t)
 }
+
+// TestMessageCarrier: <data/> in a <message/> (XEP-0047 stanza='message')
+// is accepted and needs no reply.
+func TestMessageCarrier(t *testing.T) {
+	a, b, _ := established(t, Options{})
+	m := msg(julietFull, romeoFull, "by message")
+	var opened []*e2e.Stanza
+	for _, st := range encrypt(t, a, m) {
+		d := ibbChild(st)
+		carrier := &e2e.Stanza{Kind: e2e.Message, From: st.From, To: st.To, ID: st.ID, Children: []*e2e.Element{d}}
+		res, err := b.Receive(context.Background(), carrier)
+		if err != nil || len(res.Replies) != 0 {
+			t.Fatalf("%v %v", err, res.Replies)
+		}
+		opened = append(opened, res.Stanzas()...)
+	}
+	if len(opened) != 1 || !opened[0].Equal(m) {
+		t.Fatalf("opened %v", opened)
+	}
+}

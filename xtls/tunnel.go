@@ -87,12 +87,16 @@ func (t *tunnel) startLocked() {
 func (t *tunnel) tlsConfig() *tls.Config {
 	return profileConfig(t.s.id, !t.initiator, t.s.opts.MaxVersion, func(cs tls.ConnectionState) error {
 		t.s.s.mu.Lock()
-		defer t.s.s.mu.Unlock()
 		var adv []Fingerprint
 		if t.peerSec != nil {
 			adv = t.peerSec.Fingerprints
 		}
+		t.s.s.mu.Unlock()
+		// Config.Trust may take its time (ask the user) or call the
+		// Session: no lock is held while it runs.
 		p, err := checkPeer(&t.s.cfg, t.peer, adv, cs.PeerCertificates)
+		t.s.s.mu.Lock()
+		defer t.s.s.mu.Unlock()
 		if err != nil {
 			t.verifyErr = err
 			return err
