@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/xmppe2e/xmppe2e/e2e"
@@ -195,6 +196,33 @@ func TestMessageCarrier(t *testing.T) {
 			t.Fatalf("%v %v", err, res.Replies)
 		}
 		opened = append(opened, res.Stanzas()...)
+	}
+	if len(opened) != 1 || !opened[0].Equal(m) {
+		t.Fatalf("opened %v", opened)
+	}
+}
+
+// TestStopAndWait: with Window 1, Encrypt hands out one <data/> IQ; each
+// result releases the next.
+func TestStopAndWait(t *testing.T) {
+	a, b, _ := established(t, Options{Window: 1, BlockSize: 64})
+	m := msg(julietFull, romeoFull, strings.Repeat("slowly ", 40))
+	wire := encrypt(t, a, m)
+	var opened []*e2e.Stanza
+	for steps := 0; len(wire) > 0; steps++ {
+		if len(wire) != 1 || steps > 100 {
+			t.Fatalf("step %d: %d stanzas in flight", steps, len(wire))
+		}
+		res, err := b.Receive(context.Background(), wire[0])
+		if err != nil || len(res.Replies) != 1 {
+			t.Fatalf("%v %v", err, res.Replies)
+		}
+		opened = append(opened, res.Stanzas()...)
+		back, err := a.Receive(context.Background(), res.Replies[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		wire = back.Replies
 	}
 	if len(opened) != 1 || !opened[0].Equal(m) {
 		t.Fatalf("opened %v", opened)
