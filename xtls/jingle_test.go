@@ -2,7 +2,9 @@ package xtls
 
 import (
 	"context"
+	"crypto/sha1"
 	"crypto/tls"
+	"encoding/hex"
 	"strings"
 	"testing"
 
@@ -185,5 +187,50 @@ func TestResponderLowersBlockSize(t *testing.T) {
 				t.Fatalf("<open/> with block-size %s", bs)
 			}
 		}
+	}
+}
+
+// TestAcceptsVersion1Namespaces: a peer that sends the :1 namespaces the
+// draft's disco example advertises (security, xmlstream) and sha1
+// fingerprints is understood.
+func TestAcceptsVersion1Namespaces(t *testing.T) {
+	a, b := pair(t, Options{})
+	route := map[*Session]*Session{a: b, b: a}
+	var rewrote int
+	hook := func(_ *Session, st *e2e.Stanza) *e2e.Stanza {
+		j := jingleChild(st)
+		if j == nil {
+			return st
+		}
+		for _, c := range j.Elements() {
+			for _, e := range c.Elements() {
+				switch e.Name.Space {
+				case nsXTLS0:
+					e.Name.Space = nsXTLS1
+					for _, f := range e.Elements() {
+						f.Name.Space = nsXTLS1
+						if f.Name.Local == "fingerprint" {
+							// the draft's algorithm and spelling
+							id := testIdentity(t, "juliet@capulet.lit")
+							if action(st) == "session-accept" {
+								id = testIdentity(t, "romeo@montague.lit")
+							}
+							h := sha1.Sum(id.cert.Raw)
+							f.SetAttr("algo", "sha1")
+							f.SetText(strings.ToLower(hex.EncodeToString(h[:])))
+						}
+					}
+					rewrote++
+				case nsXMLStream0:
+					e.Name.Space = nsXMLStream1
+				}
+			}
+		}
+		return st
+	}
+	m := msg(julietFull, romeoFull, "in the :1 dialect")
+	res := pumpWith(t, route, a, encrypt(t, a, m), hook)
+	if len(res.errs) != 0 || len(res.opened[b]) != 1 || !res.opened[b][0].Equal(m) || rewrote < 3 {
+		t.Fatalf("%v %v %d", res.errs, res.opened[b], rewrote)
 	}
 }
