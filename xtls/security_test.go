@@ -373,3 +373,35 @@ func TestTrustCallbackMayUseSession(t *testing.T) {
 		t.Fatalf("%v %d", res.errs, calls)
 	}
 }
+
+// TestCloseMidHandshake: an IBB <close/> before the tunnel is open ends the
+// session with <failed-transport/>.
+func TestCloseMidHandshake(t *testing.T) {
+	a, b := pair(t, Options{})
+	route := map[*Session]*Session{a: b, b: a}
+	var sid string
+	res := pumpWith(t, route, a, encrypt(t, a, msg(julietFull, romeoFull, "never")), func(to *Session, st *e2e.Stanza) *e2e.Stanza {
+		if d := ibbChild(st); d != nil && d.Name.Local == "data" && to == b {
+			// romeo gets a <close/> instead of the ClientHello
+			sid, _ = d.AttrValue("sid")
+			cl := ibbElement("close")
+			cl.Attr = attrs("sid", sid)
+			st.Children = []*e2e.Element{cl}
+		}
+		return st
+	})
+	if sid == "" || len(res.opened[b]) != 0 {
+		t.Fatal("no data seen")
+	}
+	var ok bool
+	for _, err := range res.errs[b] {
+		var te *TerminatedError
+		ok = ok || (errors.As(err, &te) && te.Reason == "failed-transport")
+	}
+	if !ok || !has(terminations(res.wire), "failed-transport") {
+		t.Fatalf("romeo: %v; wire %v", res.errs[b], terminations(res.wire))
+	}
+	a.Close(context.Background())
+	b.Close(context.Background())
+	checkNoLeak(t)
+}

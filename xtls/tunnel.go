@@ -294,6 +294,8 @@ func (t *tunnel) classify(err error) (string, error) {
 		return "security-error", t.verifyErr
 	case t.conn.err != nil:
 		return "failed-transport", t.conn.err
+	case t.conn.peerClosed && t.state != stOpen:
+		return "failed-transport", fmt.Errorf("xtls: %w: the peer closed the bytestream before the tunnel was open: %v", e2e.ErrMalformed, err)
 	case errors.As(err, &es):
 		return "security-error", err
 	case errors.Is(err, errStream):
