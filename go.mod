@@ -5,6 +5,7 @@ go 1.26
 require (
 	github.com/ProtonMail/go-crypto v1.5.2 // indirect
 	github.com/awnumar/memcall v0.5.0 // indirect
+	github.com/cloudflare/circl v1.6.3 // indirect
 	github.com/coyim/constbn v0.0.0-20251201142907-b19b950d1e1c // indirect
 	github.com/coyim/otr3 v0.0.0-20251201172118-4568b9acbc7c // indirect
 	github.com/go-jose/go-jose/v4 v4.1.8 // indirect
