@@ -238,4 +238,3 @@ func recoverAs(err *error, class error) {
 		*err = fmt.Errorf("%w: openpgp: library panic: %v", class, r)
 	}
 }
-

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -13,7 +12,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
-	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"mellium.im/xmpp/jid"
 
@@ -114,10 +112,29 @@ func (s *session) now() time.Time {
 	return latest(t, s.floor)
 }
 
+// MaxClockSkew is how far ahead of the local clock the creation time of a
+// signature may be. Devices' clocks differ; go-crypto (like GnuPG) would
+// refuse a signature made a second "in the future".
+const MaxClockSkew = 5 * time.Minute
+
+// pgpConfig is the go-crypto configuration for making messages and
+// signatures: timestamps come from the session's clock.
 func (s *session) pgpConfig() *packet.Config {
+	return s.config(s.now)
+}
+
+// checkConfig is the configuration for reading: validity is judged
+// MaxClockSkew ahead of the session's clock, so that signatures from a
+// sender whose clock is a little ahead verify (and a key expiring within
+// that margin already counts as expired).
+func (s *session) checkConfig() *packet.Config {
+	return s.config(func() time.Time { return s.now().Add(MaxClockSkew) })
+}
+
+func (s *session) config(now func() time.Time) *packet.Config {
 	return &packet.Config{
 		Rand:          s.rand,
-		Time:          s.now,
+		Time:          now,
 		DefaultHash:   crypto.SHA256,
 		DefaultCipher: packet.CipherAES128,
 		// No compression (go-crypto's default) and SEIPD v1 with MDC:
@@ -386,7 +403,7 @@ func (s *session) open(st *e2e.Stanza, enc, sigEl *e2e.Element) (e2e.Opened, err
 func (s *session) decrypt(bin []byte, from jid.JID) (plain string, signer *Peer, err error) {
 	defer recoverAs(&err, e2e.ErrDecrypt)
 	cannot := fmt.Errorf("%w: openpgp: cannot decrypt", e2e.ErrDecrypt)
-	md, err := openpgp.ReadMessage(bytes.NewReader(bin), s.keyring, nil, s.pgpConfig())
+	md, err := openpgp.ReadMessage(bytes.NewReader(bin), s.keyring, nil, s.checkConfig())
 	if err != nil {
 		return "", nil, cannot
 	}
@@ -485,10 +502,10 @@ func (s *session) checkDetached(e *openpgp.Entity, text string, bin []byte, typ 
 		return fmt.Errorf("%w: openpgp: signature of type %#x is not a document signature", e2e.ErrBadSignature, uint8(typ))
 	}
 	kr := openpgp.EntityList{e}
-	_, _, err = openpgp.VerifyDetachedSignature(kr, strings.NewReader(text), bytes.NewReader(bin), s.pgpConfig())
+	_, _, err = openpgp.VerifyDetachedSignature(kr, strings.NewReader(text), bytes.NewReader(bin), s.checkConfig())
 	if err != nil && typ == packet.SigTypeBinary && strings.Contains(text, "\n") {
 		crlf := strings.ReplaceAll(text, "\n", "\r\n")
-		_, _, err = openpgp.VerifyDetachedSignature(kr, strings.NewReader(crlf), bytes.NewReader(bin), s.pgpConfig())
+		_, _, err = openpgp.VerifyDetachedSignature(kr, strings.NewReader(crlf), bytes.NewReader(bin), s.checkConfig())
 	}
 	if err != nil {
 		return fmt.Errorf("%w: openpgp: %v", e2e.ErrBadSignature, err)
@@ -685,6 +702,3 @@ func checkText(b []byte) error {
 	}
 	return nil
 }
-
-var _ = errors.Is
-var _ = pgperrors.ErrUnknownIssuer
