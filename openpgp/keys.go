@@ -99,7 +99,9 @@ func readKeys(b []byte) (_ *openpgp.Entity, err error) {
 		return nil, fmt.Errorf("%w: openpgp: key of %d bytes is too large", e2e.ErrMalformed, len(b))
 	}
 	var el openpgp.EntityList
-	if bytes.Contains(b, []byte("-----BEGIN PGP")) {
+	if n := bytes.Count(b, []byte("-----BEGIN PGP")); n > 1 {
+		return nil, fmt.Errorf("%w: openpgp: %d armored blocks; want exactly one key", e2e.ErrMalformed, n)
+	} else if n == 1 {
 		el, err = openpgp.ReadArmoredKeyRing(bytes.NewReader(b))
 	} else {
 		el, err = openpgp.ReadKeyRing(bytes.NewReader(b))
