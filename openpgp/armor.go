@@ -12,23 +12,30 @@ import (
 // and RFC 4880 §6.3 do.
 const lineLen = 64
 
-// crc24 computes the OpenPGP armor checksum of RFC 4880 §6.1.
-func crc24(b []byte) uint32 {
-	const (
-		init = 0xB704CE
-		poly = 0x1864CFB
-	)
-	crc := uint32(init)
-	for _, c := range b {
-		crc ^= uint32(c) << 16
-		for i := 0; i < 8; i++ {
+// crc24Table holds the CRC-24 of every byte value, for crc24.
+var crc24Table = func() (t [256]uint32) {
+	const poly = 0x1864CFB
+	for i := range t {
+		crc := uint32(i) << 16
+		for range 8 {
 			crc <<= 1
 			if crc&0x1000000 != 0 {
 				crc ^= poly
 			}
 		}
+		t[i] = crc & 0xFFFFFF
 	}
-	return crc & 0xFFFFFF
+	return t
+}()
+
+// crc24 computes the OpenPGP armor checksum of RFC 4880 §6.1: initial value
+// 0xB704CE, generator 0x1864CFB, one table lookup per byte.
+func crc24(b []byte) uint32 {
+	crc := uint32(0xB704CE)
+	for _, c := range b {
+		crc = (crc << 8 & 0xFFFFFF) ^ crc24Table[byte(crc>>16)^c]
+	}
+	return crc
 }
 
 // armorPayload writes the OpenPGP packets bin as XEP-0027 carries them: the
