@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"mellium.im/xmpp/jid"
+
 	"github.com/xmppe2e/xmppe2e/e2e"
 )
 
@@ -457,5 +459,36 @@ func TestAllowPlaintext(t *testing.T) {
 	}
 	if _, err := p.rSess.Receive(context.Background(), st); !errors.Is(err, e2e.ErrNotEncrypted) {
 		t.Errorf("without AllowPlaintext: %v", err)
+	}
+}
+
+// TestClockSkew: signatures dated up to MaxClockSkew after the receiver's
+// clock verify; later ones do not. A clock behind the keys' creation (the
+// 2024 clocks of the other tests) is lifted to the keys' time.
+func TestClockSkew(t *testing.T) {
+	p := cast(t)
+	ctx := context.Background()
+	base := keyTime(p.juliet.e).Add(24 * time.Hour)
+	at := func(id *Identity, full jid.JID, start time.Time, peer *Identity) e2e.Session {
+		s, err := Scheme.NewSession(e2e.Config{Local: id, JID: full, Peers: []e2e.Peer{peer.Public()}, Clock: testClock(start)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	r := at(p.romeo, romeoFull, base, p.juliet)
+	for _, tc := range []struct {
+		ahead time.Duration
+		ok    bool
+	}{{0, true}, {2 * time.Minute, true}, {MaxClockSkew + time.Minute, false}} {
+		j := at(p.juliet, julietFull, base.Add(tc.ahead), p.romeo)
+		w, err := j.Sign(ctx, &e2e.Stanza{Kind: e2e.Presence, From: julietFull})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = r.Receive(ctx, w[0])
+		if tc.ok != (err == nil) || (err != nil && !errors.Is(err, e2e.ErrBadSignature)) {
+			t.Errorf("sender %v ahead: %v", tc.ahead, err)
+		}
 	}
 }
