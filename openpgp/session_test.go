@@ -492,3 +492,34 @@ func TestClockSkew(t *testing.T) {
 		}
 	}
 }
+
+// TestSignedBesideEncrypted: a client that puts a jabber:x:signed over the
+// body next to the jabber:x:encrypted gets its signature checked against
+// the decrypted body.
+func TestSignedBesideEncrypted(t *testing.T) {
+	p := cast(t)
+	ctx := context.Background()
+	st := chat(julietFull, romeoFull, "both")
+	signed, err := p.jSess.Sign(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := p.jSess.Encrypt(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := enc[0]
+	w.Children = append(w.Children, signed[0].Child(NSSigned, "x"))
+	got, err := p.rSess.Receive(ctx, w)
+	if err != nil || got.Opened[0].Signer == nil || !got.Opened[0].Stanza.Equal(st) {
+		t.Fatalf("%v %+v", err, got)
+	}
+	other, err := p.jSess.Sign(ctx, chat(julietFull, romeoFull, "not both"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Children[len(w.Children)-1] = other[0].Child(NSSigned, "x")
+	if _, err := p.rSess.Receive(ctx, w); !errors.Is(err, e2e.ErrBadSignature) {
+		t.Errorf("signature over another body: %v", err)
+	}
+}
