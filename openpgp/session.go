@@ -397,9 +397,8 @@ func (s *session) open(st *e2e.Stanza, enc, sigEl *e2e.Element) (e2e.Opened, err
 }
 
 // decrypt opens an OpenPGP message with the local key. When the message is
-// signed inside by a key of the session, the signature must verify and the
-// key must belong to from's bare JID; a signature by an unknown key leaves
-// the message unsigned.
+// signed inside, the signature must verify by a key of the session that
+// belongs to from's bare JID; see unknownSigner for a key the session lacks.
 func (s *session) decrypt(bin []byte, from jid.JID) (plain string, signer *Peer, err error) {
 	defer recoverAs(&err, e2e.ErrDecrypt)
 	cannot := fmt.Errorf("%w: openpgp: cannot decrypt", e2e.ErrDecrypt)
@@ -420,7 +419,11 @@ func (s *session) decrypt(bin []byte, from jid.JID) (plain string, signer *Peer,
 	if len(data) > e2e.MaxStanzaSize {
 		return "", nil, fmt.Errorf("%w: openpgp: plaintext exceeds %d bytes", e2e.ErrMalformed, e2e.MaxStanzaSize)
 	}
-	if md.IsSigned && md.SignedBy != nil {
+	if md.IsSigned && md.SignedBy == nil {
+		// Signed inside by a key the session does not have.
+		return "", nil, s.unknownSigner(md.SignedByKeyId, from)
+	}
+	if md.IsSigned {
 		if md.SignatureError != nil || md.Signature == nil {
 			return "", nil, fmt.Errorf("%w: openpgp: signature inside the message: %v", e2e.ErrBadSignature, md.SignatureError)
 		}
@@ -480,10 +483,7 @@ func (s *session) verifyText(sigEl *e2e.Element, text string, from jid.JID) (*Pe
 	}
 	keys := s.keyring.KeysByIdUsage(keyID, packet.KeyFlagSign)
 	if len(keys) == 0 {
-		if s.knows(from) {
-			return nil, fmt.Errorf("%w: openpgp: signed by key %016X, which is not a key of %s", e2e.ErrBadSignature, keyID, from.Bare())
-		}
-		return nil, fmt.Errorf("%w: openpgp: signed by unknown key %016X", e2e.ErrNoKey, keyID)
+		return nil, s.unknownSigner(keyID, from)
 	}
 	e := keys[0].Entity
 	if err := s.checkDetached(e, text, bin, sig.SigType); err != nil {
@@ -553,6 +553,16 @@ func (s *session) signerFor(e *openpgp.Entity, from jid.JID) (*Peer, error) {
 		return nil, fmt.Errorf("%w: openpgp: signed by the key of %s, but sent by %s", e2e.ErrBadSignature, p.jid, from.Bare())
 	}
 	return p, nil
+}
+
+// unknownSigner is the error for a signature by a key the session does not
+// have: ErrBadSignature when the session has a key for the sender's JID (the
+// signature is not the sender's), ErrNoKey when it has none.
+func (s *session) unknownSigner(keyID uint64, from jid.JID) error {
+	if s.knows(from) {
+		return fmt.Errorf("%w: openpgp: signed by key %016X, which is not a key of %s", e2e.ErrBadSignature, keyID, from.Bare())
+	}
+	return fmt.Errorf("%w: openpgp: signed by unknown key %016X", e2e.ErrNoKey, keyID)
 }
 
 // knows reports whether the session has a key for addr's bare JID.

@@ -287,11 +287,16 @@ func TestSignAndEncrypt(t *testing.T) {
 	if _, err := p.rSess.Receive(ctx, w[0]); !errors.Is(err, e2e.ErrBadSignature) {
 		t.Errorf("signed by juliet, from mercutio: %v, want ErrBadSignature", err)
 	}
-	// Without the signer's key the message opens, unsigned.
+	// Signed by a key the receiver lacks: ErrNoKey when the receiver has no
+	// key for the sender, ErrBadSignature when it has another one.
+	w[0].From = julietFull
 	m := newTestSession(t, p.romeo, romeoFull)
-	got, err := m.Receive(ctx, w[0])
-	if err != nil || got.Opened[0].Signer != nil {
-		t.Errorf("unknown inner signer: %v, %+v; want opened without Signer", err, got)
+	if got, err := m.Receive(ctx, w[0]); !errors.Is(err, e2e.ErrNoKey) || len(got.Opened) != 0 {
+		t.Errorf("unknown inner signer: %v, %+v; want ErrNoKey", err, got)
+	}
+	m = newTestSession(t, p.romeo, romeoFull, fixtureIdentity(t, "juliet-rsa").Public())
+	if _, err := m.Receive(ctx, w[0]); !errors.Is(err, e2e.ErrBadSignature) {
+		t.Errorf("inner signer not the sender's known key: %v, want ErrBadSignature", err)
 	}
 }
 
