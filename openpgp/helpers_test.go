@@ -12,12 +12,14 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/xmppe2e/xmppe2e/e2e"
+	"github.com/xmppe2e/xmppe2e/e2e/e2etest"
 )
 
+// The parties of the conformance kit.
 var (
-	julietFull   = jid.MustParse("juliet@capulet.lit/balcony")
-	romeoFull    = jid.MustParse("romeo@montague.lit/orchard")
-	mercutioFull = jid.MustParse("mercutio@capulet.lit/tomb")
+	julietFull   = e2etest.Juliet
+	romeoFull    = e2etest.Romeo
+	mercutioFull = e2etest.Mercutio
 )
 
 func readFixture(t testing.TB, name string) []byte {

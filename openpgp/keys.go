@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 
@@ -39,12 +40,17 @@ func (p *Peer) Entity() *openpgp.Entity { return p.e }
 
 // Marshal writes the public key ASCII-armored, as gpg --export --armor does.
 func (p *Peer) Marshal() ([]byte, error) {
+	return armored(openpgp.PublicKeyType, p.e.Serialize)
+}
+
+// armored returns what write writes, ASCII-armored as blockType.
+func armored(blockType string, write func(io.Writer) error) ([]byte, error) {
 	var b bytes.Buffer
-	w, err := armor.Encode(&b, openpgp.PublicKeyType, nil)
+	w, err := armor.Encode(&b, blockType, nil)
 	if err != nil {
 		return nil, err
 	}
-	if err := p.e.Serialize(w); err != nil {
+	if err := write(w); err != nil {
 		return nil, err
 	}
 	if err := w.Close(); err != nil {
@@ -76,18 +82,9 @@ func (id *Identity) Entity() *openpgp.Entity { return id.e }
 // gpg --export-secret-keys --armor does for a key without passphrase. The
 // self-signatures are written as they are, not made again.
 func (id *Identity) Marshal() ([]byte, error) {
-	var b bytes.Buffer
-	w, err := armor.Encode(&b, openpgp.PrivateKeyType, nil)
-	if err != nil {
-		return nil, err
-	}
-	if err := id.e.SerializePrivateWithoutSigning(w, nil); err != nil {
-		return nil, err
-	}
-	if err := w.Close(); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
+	return armored(openpgp.PrivateKeyType, func(w io.Writer) error {
+		return id.e.SerializePrivateWithoutSigning(w, nil)
+	})
 }
 
 // readKeys reads one transferable key, armored or binary. Exactly one key
