@@ -216,3 +216,24 @@ func TestXEP0027Example(t *testing.T) {
 		t.Errorf("v3 signature: %v, want ErrMalformed naming v3", err)
 	}
 }
+
+// FuzzParseKey feeds key material to ParsePeer and ParseIdentity: errors of
+// the e2e classes, never a panic.
+func FuzzParseKey(f *testing.F) {
+	for _, name := range []string{"romeo.pub.asc", "juliet.sec.asc", "romeo-signonly.pub.asc"} {
+		f.Add(readFixture(f, name))
+	}
+	f.Add([]byte("-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmDMEAAAAABYJKwYBBAHaRw8BAQdA\n-----END PGP PUBLIC KEY BLOCK-----\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if p, err := Scheme.ParsePeer(b); err != nil {
+			if e2e.ClassOf(err) == "other" {
+				t.Fatalf("ParsePeer: error outside the classes: %v", err)
+			}
+		} else if _, err := p.Marshal(); err != nil {
+			t.Fatalf("parsed peer does not marshal: %v", err)
+		}
+		if _, err := Scheme.ParseIdentity(b); err != nil && e2e.ClassOf(err) == "other" {
+			t.Fatalf("ParseIdentity: error outside the classes: %v", err)
+		}
+	})
+}
