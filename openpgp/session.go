@@ -402,6 +402,9 @@ func (s *session) open(st *e2e.Stanza, enc, sigEl *e2e.Element) (e2e.Opened, err
 func (s *session) decrypt(bin []byte, from jid.JID) (plain string, signer *Peer, err error) {
 	defer recoverAs(&err, e2e.ErrDecrypt)
 	cannot := fmt.Errorf("%w: openpgp: cannot decrypt", e2e.ErrDecrypt)
+	if err := checkRecipients(bin); err != nil {
+		return "", nil, err
+	}
 	md, err := openpgp.ReadMessage(bytes.NewReader(bin), s.keyring, nil, s.checkConfig())
 	if err != nil {
 		return "", nil, cannot
@@ -436,6 +439,30 @@ func (s *session) decrypt(bin []byte, from jid.JID) (plain string, signer *Peer,
 		return "", nil, err
 	}
 	return string(data), signer, nil
+}
+
+// MaxRecipients bounds the session key packets of a message Receive tries:
+// each one may cost a private key operation, so a stanza packed with them
+// would otherwise buy an attacker seconds of CPU.
+const MaxRecipients = 64
+
+func checkRecipients(bin []byte) (err error) {
+	defer recoverAs(&err, e2e.ErrMalformed)
+	r := packet.NewReader(bytes.NewReader(bin))
+	for n := 0; ; n++ {
+		p, err := r.Next()
+		if err != nil {
+			return nil // ReadMessage reports it
+		}
+		switch p.(type) {
+		case *packet.EncryptedKey, *packet.SymmetricKeyEncrypted:
+			if n >= MaxRecipients {
+				return fmt.Errorf("%w: openpgp: more than %d recipients", e2e.ErrMalformed, MaxRecipients)
+			}
+		default:
+			return nil
+		}
+	}
 }
 
 // verify checks the jabber:x:signed of a presence or a message.

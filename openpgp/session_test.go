@@ -528,3 +528,15 @@ func TestSignedBesideEncrypted(t *testing.T) {
 		t.Errorf("signature over another body: %v", err)
 	}
 }
+
+func TestTooManyRecipients(t *testing.T) {
+	p := cast(t)
+	pkesk := sessionKeyPacket(t, p.romeo, bytes.Repeat([]byte{1}, 16))
+	msg := seipdMessage(t, p.romeo, "x")
+	many := append(bytes.Repeat(pkesk, MaxRecipients), msg...)
+	st := chat(julietFull, romeoFull, Fallback)
+	st.Children = append(st.Children, e2e.NewElement(NSEncrypted, "x", armorPayload(many)))
+	if _, err := p.rSess.Receive(context.Background(), st); !errors.Is(err, e2e.ErrMalformed) {
+		t.Errorf("%d recipients: %v, want ErrMalformed", MaxRecipients+1, err)
+	}
+}
