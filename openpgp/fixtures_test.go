@@ -1,6 +1,7 @@
 package openpgp
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"regexp"
@@ -236,4 +237,49 @@ func FuzzParseKey(f *testing.F) {
 			t.Fatalf("ParseIdentity: error outside the classes: %v", err)
 		}
 	})
+}
+
+// The encrypted message of XEP-0027 §3 ("Hi" to an ElGamal key nobody has),
+// as the XEP shows it: indented, the CRC line directly before </x>.
+const xep0027Msg = `
+    qANQR1DBwU4DX7jmYZnncmUQB/9KuKBddzQH+tZ1ZywKK0yHKnq57kWq+RFtQdCJ
+    WpdWpR0uQsuJe7+vh3NWn59/gTc5MDlX8dS9p0ovStmNcyLhxVgmqS8ZKhsblVeu
+    IpQ0JgavABqibJolc3BKrVtVV1igKiX/N7Pi8RtY1K18toaMDhdEfhBRzO/XB0+P
+    AQhYlRjNacGcslkhXqNjK5Va4tuOAPy2n1Q8UUrHbUd0g+xJ9Bm0G0LZXyvCWyKH
+    kuNEHFQiLuCY6Iv0myq6iX6tjuHehZlFSh80b5BVV9tNLwNR5Eqz1klxMhoghJOA
+    w7R61cCPt8KSd8Vcl8K+StqOMZ5wkhosVjUqvEu8uJ9RupdpB/4m9E3gOQZCBsmq
+    OsX4/jJhn2wIsfYYWdqkbNKnuYoKCnwrlmn6I+wX72p0R8tTv8peNCwK9bEtL/XS
+    mhn4bCxoUkCITv3k8a+Jdvbov9ucduKSFuCBq4/l0fpHmPhHQjkFofxmaWJveFfF
+    619NXyYyCfoLTmWk2AaTHVCjtKdf1WmwcTa0vFfk8BuFHkdah6kJJiJ7w/yNwa/E
+    O6CMymuZTr/LpcKKWrWCt+SErxqmq8ekPI8h7oNwMxZBYAa7OJ1rXWKNgL9pDtNI
+    824Mf0mXj7q5N1eMHvX1QEoKLAda/Ae3TTEevOyeUK1DEgvxfM2KRZ11RzU+XtIE
+    My/bJk7EycAw8P/QKyeNlO1fxP58VEd6Gb8NCPqKOYn/LKh1O+c20ZNVEPFM4bNV
+    XA4hB4UtFF7Ao8kpdlrUqdKyw4lEtnmdemYQ6+iIIVPEarWl9PxOMY90KAnZrSAq
+    bt9uRY/1rPgelRaWblMKvxgpRO8++Y8VjdEyGgMOXxOiE851Ve72ftGzkSxDH8mW
+    TgY3pf2aATmBp3lagQ1COkGS/xupovT5AQPA3RzbCxDvc6s6eGYKmVVQVj5vmSj1
+    WULad5MB9KT1DzCm6FOSy063nWGBYYMWiejRvGLpo1j4eAnj0qOt7rTWmgv3RkYF
+    Oin0vDOhW7aC
+    =CvnG`
+
+func TestXEP0027EncryptedExample(t *testing.T) {
+	bin, err := dearmor(xep0027Msg)
+	if err != nil {
+		t.Fatalf("CRC of the XEP's example: %v", err)
+	}
+	if len(bin) != 777 {
+		t.Errorf("%d bytes, want 777", len(bin))
+	}
+	// Marker packet "PGP" (old format, tag 10), then a v3 PKESK (new format)
+	// to ElGamal
+	// key 5FB8E66199E77265, then tag-9 data without MDC.
+	if !bytes.HasPrefix(bin, []byte{0xa8, 0x03, 'P', 'G', 'P', 0xc1}) {
+		t.Errorf("packets start % x", bin[:6])
+	}
+	if i := bytes.Index(bin, []byte{0x03, 0x5f, 0xb8, 0xe6, 0x61, 0x99, 0xe7, 0x72, 0x65, 0x10}); i != 8 {
+		t.Errorf("PKESK v3 with key ID 5FB8E66199E77265 and algorithm 16 at %d, want 8", i)
+	}
+	j := newTestSession(t, fixtureIdentity(t, "juliet"), julietFull)
+	if _, err := receiveFixture(t, j, e2e.Message, NSEncrypted, xep0027Msg, ""); !errors.Is(err, e2e.ErrDecrypt) {
+		t.Errorf("Receive: %v, want ErrDecrypt", err)
+	}
 }
