@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"mellium.im/xmpp/jid"
 
 	"github.com/xmppe2e/xmppe2e/e2e"
@@ -538,5 +539,46 @@ func TestTooManyRecipients(t *testing.T) {
 	st.Children = append(st.Children, e2e.NewElement(NSEncrypted, "x", armorPayload(many)))
 	if _, err := p.rSess.Receive(context.Background(), st); !errors.Is(err, e2e.ErrMalformed) {
 		t.Errorf("%d recipients: %v, want ErrMalformed", MaxRecipients+1, err)
+	}
+}
+
+// TestRevokedAndProtectedKeys: a revoked peer key neither receives
+// messages nor verifies presence; a passphrase-protected secret key is
+// refused as an identity.
+func TestRevokedAndProtectedKeys(t *testing.T) {
+	p := cast(t)
+	ctx := context.Background()
+	romeo, err := parseIdentity(readFixture(t, "romeo.sec.asc")) // a private copy to revoke
+	if err != nil {
+		t.Fatal(err)
+	}
+	pres, err := p.rSess.Sign(ctx, &e2e.Stanza{Kind: e2e.Presence, From: romeoFull})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := romeo.e.RevokeKey(packet.KeyCompromised, "test", nil); err != nil {
+		t.Fatal(err)
+	}
+	revoked, err := newPeer(romeo.e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := newTestSession(t, p.juliet, julietFull, revoked)
+	if _, err := j.Encrypt(ctx, chat(julietFull, romeoFull, "hi")); !errors.Is(err, e2e.ErrNoKey) {
+		t.Errorf("Encrypt to a revoked key: %v, want ErrNoKey", err)
+	}
+	if _, err := j.Receive(ctx, pres[0]); !errors.Is(err, e2e.ErrBadSignature) {
+		t.Errorf("presence signed by a revoked key: %v, want ErrBadSignature", err)
+	}
+
+	if err := romeo.e.EncryptPrivateKeys([]byte("secret"), nil); err != nil {
+		t.Fatal(err)
+	}
+	b, err := romeo.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Scheme.ParseIdentity(b); !errors.Is(err, e2e.ErrUnsupported) || !strings.Contains(err.Error(), "passphrase") {
+		t.Errorf("protected secret key: %v, want ErrUnsupported naming the passphrase", err)
 	}
 }
