@@ -206,6 +206,9 @@ func entityJID(e *openpgp.Entity) jid.JID {
 // comes from elsewhere.
 func toPeer(p e2e.Peer) (*Peer, error) {
 	if q, ok := p.(*Peer); ok && q != nil {
+		if q.e == nil {
+			return nil, fmt.Errorf("%w: openpgp: empty Peer; use ParsePeer", e2e.ErrNoKey)
+		}
 		return q, nil
 	}
 	if p == nil {
@@ -222,6 +225,9 @@ func toPeer(p e2e.Peer) (*Peer, error) {
 // when it comes from elsewhere.
 func toIdentity(id e2e.Identity) (*Identity, error) {
 	if i, ok := id.(*Identity); ok && i != nil {
+		if i.e == nil || i.pub == nil {
+			return nil, fmt.Errorf("%w: openpgp: empty Identity; use ParseIdentity or GenerateIdentity", e2e.ErrNoKey)
+		}
 		return i, nil
 	}
 	b, err := id.Marshal()

@@ -582,3 +582,12 @@ func TestRevokedAndProtectedKeys(t *testing.T) {
 		t.Errorf("protected secret key: %v, want ErrUnsupported naming the passphrase", err)
 	}
 }
+
+func TestNewSessionZeroKeys(t *testing.T) {
+	if _, err := Scheme.NewSession(e2e.Config{Peers: []e2e.Peer{&Peer{}}}); !errors.Is(err, e2e.ErrNoKey) {
+		t.Errorf("zero Peer: %v", err)
+	}
+	if _, err := Scheme.NewSession(e2e.Config{Local: &Identity{}}); !errors.Is(err, e2e.ErrNoKey) {
+		t.Errorf("zero Identity: %v", err)
+	}
+}
