@@ -40,7 +40,13 @@ func (k KeyType) String() string {
 }
 
 // Scheme is XEP-0027 (Current Jabber OpenPGP Usage) with Ed25519/Cv25519
-// keys from GenerateIdentity.
+// keys from GenerateIdentity. Its NewSession returns a *Session.
+//
+// GenerateIdentity makes a v4 key (Ed25519 primary, Cv25519 subkey; no
+// expiry) with the user ID "xmpp:<bare JID>". ParseIdentity reads one
+// unprotected secret key and ParsePeer one public key, armored or binary, as
+// gpg exports them; the JID of a key is its first user ID, primary first,
+// of the form "xmpp:<jid>", "Name <jid>" or a bare JID.
 var Scheme e2e.Scheme = NewScheme(Curve25519)
 
 // NewScheme returns XEP-0027 whose GenerateIdentity makes keys of type k.
@@ -152,7 +158,7 @@ func (s *scheme) ParsePeer(b []byte) (e2e.Peer, error) {
 	return parsePeer(b)
 }
 
-// NewSession starts a session; see Session for what it does with cfg.
+// NewSession starts a Session; see Session for what it does with cfg.
 func (s *scheme) NewSession(cfg e2e.Config) (e2e.Session, error) {
 	return newSession(cfg)
 }

@@ -31,10 +31,12 @@ const (
 // without XEP-0027 support. Receive replaces it with the plaintext.
 const Fallback = "This message is encrypted with OpenPGP (XEP-0027)."
 
-// session is the Session of XEP-0027. It is stateless apart from the map of
-// bare JID to the key that last signed that contact's presence, which picks
-// the key Encrypt uses (XEP-0027 §2, §3).
-type session struct {
+// A Session is the e2e.Session of XEP-0027 that Scheme.NewSession returns.
+// It holds the local identity and the peers' keys of its Config, and one
+// piece of state: for each bare JID, the key that last signed that
+// contact's presence, which picks the key Encrypt uses (XEP-0027 §2, §3).
+// It is safe for concurrent use.
+type Session struct {
 	cfg     e2e.Config
 	local   *Identity // nil for a verify-only session
 	peers   []*Peer
@@ -48,8 +50,8 @@ type session struct {
 	presence map[string]*Peer // bare JID -> key of its last verified signed presence
 }
 
-func newSession(cfg e2e.Config) (*session, error) {
-	s := &session{
+func newSession(cfg e2e.Config) (*Session, error) {
+	s := &Session{
 		cfg:      cfg,
 		presence: make(map[string]*Peer),
 		rand:     &lockedReader{r: cfg.Random()},
@@ -105,7 +107,7 @@ func latest(a, b time.Time) time.Time {
 // not yet valid and GnuPG refuses a signature older than its key, so a clock
 // behind the keys (a test clock, a skewed device) would otherwise make every
 // operation fail.
-func (s *session) now() time.Time {
+func (s *Session) now() time.Time {
 	s.clockMu.Lock()
 	t := s.cfg.Now()
 	s.clockMu.Unlock()
@@ -119,7 +121,7 @@ const MaxClockSkew = 5 * time.Minute
 
 // pgpConfig is the go-crypto configuration for making messages and
 // signatures: timestamps come from the session's clock.
-func (s *session) pgpConfig() *packet.Config {
+func (s *Session) pgpConfig() *packet.Config {
 	return s.config(s.now)
 }
 
@@ -127,11 +129,11 @@ func (s *session) pgpConfig() *packet.Config {
 // MaxClockSkew ahead of the session's clock, so that signatures from a
 // sender whose clock is a little ahead verify (and a key expiring within
 // that margin already counts as expired).
-func (s *session) checkConfig() *packet.Config {
+func (s *Session) checkConfig() *packet.Config {
 	return s.config(func() time.Time { return s.now().Add(MaxClockSkew) })
 }
 
-func (s *session) config(now func() time.Time) *packet.Config {
+func (s *Session) config(now func() time.Time) *packet.Config {
 	return &packet.Config{
 		Rand:          s.rand,
 		Time:          now,
@@ -167,7 +169,7 @@ func (l *lockedReader) Read(p []byte) (int, error) {
 // key in Config.Peers for st.To's bare JID; none, or none that can encrypt,
 // is ErrNoKey. Presence and iq stanzas, messages without a body and messages
 // with several bodies (xml:lang variants) are ErrUnsupported.
-func (s *session) Encrypt(ctx context.Context, st *e2e.Stanza) ([]*e2e.Stanza, error) {
+func (s *Session) Encrypt(ctx context.Context, st *e2e.Stanza) ([]*e2e.Stanza, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -211,7 +213,7 @@ func (s *session) Encrypt(ctx context.Context, st *e2e.Stanza) ([]*e2e.Stanza, e
 	return []*e2e.Stanza{out}, nil
 }
 
-func (s *session) encrypt(text string, to []*openpgp.Entity, signer *openpgp.Entity) (_ []byte, err error) {
+func (s *Session) encrypt(text string, to []*openpgp.Entity, signer *openpgp.Entity) (_ []byte, err error) {
 	defer recoverAs(&err, e2e.ErrUnsupported)
 	var buf bytes.Buffer
 	w, err := openpgp.Encrypt(&buf, to, signer, nil, s.pgpConfig())
@@ -230,7 +232,7 @@ func (s *session) encrypt(text string, to []*openpgp.Entity, signer *openpgp.Ent
 // recipients returns the keys to encrypt a message for addr to: the key
 // that last signed addr's presence, else the keys pinned for addr's bare
 // JID, plus the local key.
-func (s *session) recipients(addr jid.JID) ([]*openpgp.Entity, error) {
+func (s *Session) recipients(addr jid.JID) ([]*openpgp.Entity, error) {
 	if addr.Equal(jid.JID{}) {
 		return nil, fmt.Errorf("%w: openpgp: message has no to address", e2e.ErrNoKey)
 	}
@@ -279,7 +281,7 @@ func (s *session) recipients(addr jid.JID) ([]*openpgp.Entity, error) {
 // or a message's <body/> text with a text-mode (sigclass 0x01) detached
 // signature, and adds it as <x xmlns='jabber:x:signed'/>. Only that text is
 // protected. An iq is ErrUnsupported; no local identity is ErrNoKey.
-func (s *session) Sign(ctx context.Context, st *e2e.Stanza) ([]*e2e.Stanza, error) {
+func (s *Session) Sign(ctx context.Context, st *e2e.Stanza) ([]*e2e.Stanza, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -308,7 +310,7 @@ func (s *session) Sign(ctx context.Context, st *e2e.Stanza) ([]*e2e.Stanza, erro
 	return []*e2e.Stanza{out}, nil
 }
 
-func (s *session) detachSign(text string) (_ []byte, err error) {
+func (s *Session) detachSign(text string) (_ []byte, err error) {
 	defer recoverAs(&err, e2e.ErrUnsupported)
 	var buf bytes.Buffer
 	if err := openpgp.DetachSignText(&buf, s.local.e, strings.NewReader(text), s.pgpConfig()); err != nil {
@@ -331,7 +333,7 @@ func (s *session) detachSign(text string) (_ []byte, err error) {
 // with neither element is ErrNotEncrypted unless Config.AllowPlaintext.
 //
 // XEP-0027 has no replay protection: a stanza received again opens again.
-func (s *session) Receive(ctx context.Context, st *e2e.Stanza) (e2e.Received, error) {
+func (s *Session) Receive(ctx context.Context, st *e2e.Stanza) (e2e.Received, error) {
 	if err := ctx.Err(); err != nil {
 		return e2e.Received{}, err
 	}
@@ -365,7 +367,7 @@ func (s *session) Receive(ctx context.Context, st *e2e.Stanza) (e2e.Received, er
 
 // open decrypts an encrypted message, and checks a jabber:x:signed beside it
 // against the plaintext.
-func (s *session) open(st *e2e.Stanza, enc, sigEl *e2e.Element) (e2e.Opened, error) {
+func (s *Session) open(st *e2e.Stanza, enc, sigEl *e2e.Element) (e2e.Opened, error) {
 	if st.Kind != e2e.Message {
 		return e2e.Opened{}, fmt.Errorf("%w: openpgp: jabber:x:encrypted in a %s", e2e.ErrUnsupported, st.Kind)
 	}
@@ -397,9 +399,9 @@ func (s *session) open(st *e2e.Stanza, enc, sigEl *e2e.Element) (e2e.Opened, err
 }
 
 // decrypt opens an OpenPGP message with the local key. When the message is
-// signed inside, the signature must verify by a key of the session that
-// belongs to from's bare JID; see unknownSigner for a key the session lacks.
-func (s *session) decrypt(bin []byte, from jid.JID) (plain string, signer *Peer, err error) {
+// signed inside, the signature must verify by a key of the Session that
+// belongs to from's bare JID; see unknownSigner for a key the Session lacks.
+func (s *Session) decrypt(bin []byte, from jid.JID) (plain string, signer *Peer, err error) {
 	defer recoverAs(&err, e2e.ErrDecrypt)
 	cannot := fmt.Errorf("%w: openpgp: cannot decrypt", e2e.ErrDecrypt)
 	if err := checkRecipients(bin); err != nil {
@@ -423,7 +425,7 @@ func (s *session) decrypt(bin []byte, from jid.JID) (plain string, signer *Peer,
 		return "", nil, fmt.Errorf("%w: openpgp: plaintext exceeds %d bytes", e2e.ErrMalformed, e2e.MaxStanzaSize)
 	}
 	if md.IsSigned && md.SignedBy == nil {
-		// Signed inside by a key the session does not have.
+		// Signed inside by a key the Session does not have.
 		return "", nil, s.unknownSigner(md.SignedByKeyId, from)
 	}
 	if md.IsSigned {
@@ -441,7 +443,7 @@ func (s *session) decrypt(bin []byte, from jid.JID) (plain string, signer *Peer,
 	return string(data), signer, nil
 }
 
-// MaxRecipients bounds the session key packets of a message Receive tries:
+// MaxRecipients bounds the Session key packets of a message Receive tries:
 // each one may cost a private key operation, so a stanza packed with them
 // would otherwise buy an attacker seconds of CPU.
 const MaxRecipients = 64
@@ -466,7 +468,7 @@ func checkRecipients(bin []byte) (err error) {
 }
 
 // verify checks the jabber:x:signed of a presence or a message.
-func (s *session) verify(st *e2e.Stanza, sigEl *e2e.Element) (e2e.Opened, error) {
+func (s *Session) verify(st *e2e.Stanza, sigEl *e2e.Element) (e2e.Opened, error) {
 	text, err := signedText(st)
 	if err != nil {
 		return e2e.Opened{}, err
@@ -487,7 +489,7 @@ func (s *session) verify(st *e2e.Stanza, sigEl *e2e.Element) (e2e.Opened, error)
 
 // verifyText verifies the detached signature in sigEl over text and returns
 // the key that made it, which must belong to from.
-func (s *session) verifyText(sigEl *e2e.Element, text string, from jid.JID) (*Peer, error) {
+func (s *Session) verifyText(sigEl *e2e.Element, text string, from jid.JID) (*Peer, error) {
 	bin, err := dearmor(sigEl.Text())
 	if err != nil {
 		return nil, err
@@ -523,7 +525,7 @@ func (s *session) verifyText(sigEl *e2e.Element, text string, from jid.JID) (*Pe
 // signatures hash the exact bytes, and XML parsing turns CRLF into LF, so a
 // binary signature that fails over the text is tried once more over the text
 // with CRLF line ends (XEP-0027 digest §2.1).
-func (s *session) checkDetached(e *openpgp.Entity, text string, bin []byte, typ packet.SignatureType) (err error) {
+func (s *Session) checkDetached(e *openpgp.Entity, text string, bin []byte, typ packet.SignatureType) (err error) {
 	defer recoverAs(&err, e2e.ErrBadSignature)
 	if typ != packet.SigTypeText && typ != packet.SigTypeBinary {
 		return fmt.Errorf("%w: openpgp: signature of type %#x is not a document signature", e2e.ErrBadSignature, uint8(typ))
@@ -562,7 +564,7 @@ func readSignature(bin []byte) (sig *packet.Signature, err error) {
 
 // signerFor maps a verified key to its Peer and checks that it belongs to
 // the sender's bare JID. A pinned key that names no JID belongs to any.
-func (s *session) signerFor(e *openpgp.Entity, from jid.JID) (*Peer, error) {
+func (s *Session) signerFor(e *openpgp.Entity, from jid.JID) (*Peer, error) {
 	var p *Peer
 	if s.local != nil && s.local.e == e {
 		p = s.local.pub
@@ -574,7 +576,7 @@ func (s *session) signerFor(e *openpgp.Entity, from jid.JID) (*Peer, error) {
 		}
 	}
 	if p == nil {
-		return nil, fmt.Errorf("%w: openpgp: signing key not in the session", e2e.ErrNoKey)
+		return nil, fmt.Errorf("%w: openpgp: signing key not in the Session", e2e.ErrNoKey)
 	}
 	if !p.jid.Equal(jid.JID{}) && !p.jid.Equal(from.Bare()) {
 		return nil, fmt.Errorf("%w: openpgp: signed by the key of %s, but sent by %s", e2e.ErrBadSignature, p.jid, from.Bare())
@@ -582,18 +584,18 @@ func (s *session) signerFor(e *openpgp.Entity, from jid.JID) (*Peer, error) {
 	return p, nil
 }
 
-// unknownSigner is the error for a signature by a key the session does not
-// have: ErrBadSignature when the session has a key for the sender's JID (the
+// unknownSigner is the error for a signature by a key the Session does not
+// have: ErrBadSignature when the Session has a key for the sender's JID (the
 // signature is not the sender's), ErrNoKey when it has none.
-func (s *session) unknownSigner(keyID uint64, from jid.JID) error {
+func (s *Session) unknownSigner(keyID uint64, from jid.JID) error {
 	if s.knows(from) {
 		return fmt.Errorf("%w: openpgp: signed by key %016X, which is not a key of %s", e2e.ErrBadSignature, keyID, from.Bare())
 	}
 	return fmt.Errorf("%w: openpgp: signed by unknown key %016X", e2e.ErrNoKey, keyID)
 }
 
-// knows reports whether the session has a key for addr's bare JID.
-func (s *session) knows(addr jid.JID) bool {
+// knows reports whether the Session has a key for addr's bare JID.
+func (s *Session) knows(addr jid.JID) bool {
 	bare := addr.Bare()
 	if s.local != nil && s.local.pub.jid.Equal(bare) {
 		return true
@@ -606,7 +608,7 @@ func (s *session) knows(addr jid.JID) bool {
 	return false
 }
 
-func (s *session) opened(st *e2e.Stanza, encrypted bool, signer *Peer) e2e.Opened {
+func (s *Session) opened(st *e2e.Stanza, encrypted bool, signer *Peer) e2e.Opened {
 	o := e2e.Opened{Stanza: st, Encrypted: encrypted}
 	if signer != nil {
 		o.Signer = signer
@@ -615,8 +617,8 @@ func (s *session) opened(st *e2e.Stanza, encrypted bool, signer *Peer) e2e.Opene
 	return o
 }
 
-// Close does nothing: XEP-0027 has no session to end.
-func (s *session) Close(ctx context.Context) ([]*e2e.Stanza, error) { return nil, nil }
+// Close does nothing and returns nothing: XEP-0027 has no Session to end.
+func (s *Session) Close(ctx context.Context) ([]*e2e.Stanza, error) { return nil, nil }
 
 // payloadChild returns the one <x/> of namespace ns in st, nil when there is
 // none; several, or one with child elements, are ErrMalformed.
@@ -739,3 +741,4 @@ func checkText(b []byte) error {
 	}
 	return nil
 }
+var _ e2e.Session = (*Session)(nil)
