@@ -741,4 +741,5 @@ func checkText(b []byte) error {
 	}
 	return nil
 }
+
 var _ e2e.Session = (*Session)(nil)
