@@ -52,17 +52,11 @@ func fixtureIdentity(t testing.TB, name string) *Identity {
 	return id.(*Identity)
 }
 
-// testClock is a deterministic clock that advances 1 ms per call, as the
-// conformance kit's does.
+// testClock is the conformance kit's deterministic clock (1 ms per call),
+// shifted to start at start.
 func testClock(start time.Time) func() time.Time {
-	var mu sync.Mutex
-	t := start
-	return func() time.Time {
-		mu.Lock()
-		defer mu.Unlock()
-		t = t.Add(time.Millisecond)
-		return t
-	}
+	c, off := e2etest.Clock(), start.Sub(e2etest.Epoch)
+	return func() time.Time { return c().Add(off) }
 }
 
 func seeded(seed uint64) *rand.ChaCha8 {
