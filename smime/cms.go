@@ -63,6 +63,11 @@ type contentInfo struct {
 	Content     asn1.RawValue `asn1:"explicit,tag:0"`
 }
 
+type contentInfoOut struct {
+	ContentType asn1.ObjectIdentifier
+	Content     asn1.RawValue
+}
+
 type algorithmIdentifier struct {
 	Algorithm  asn1.ObjectIdentifier
 	Parameters asn1.RawValue `asn1:"optional"`
@@ -234,7 +239,8 @@ func envelope(rand io.Reader, content []byte, recipients []*x509.Certificate, su
 		}
 		ctype = oidEnvelopedData
 	}
-	return asn1.Marshal(contentInfo{ContentType: ctype, Content: asn1.RawValue{FullBytes: inner}})
+	// A RawValue with FullBytes would lose the explicit [0] tag: build it.
+	return asn1.Marshal(contentInfoOut{ContentType: ctype, Content: asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: inner}})
 }
 
 // contentType returns the content type of a DER ContentInfo, or nil when it
