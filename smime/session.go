@@ -3,6 +3,7 @@ package smime
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/x509"
 	"encoding/asn1"
 	"errors"
@@ -377,8 +378,10 @@ func (s *session) receive(st *e2e.Stanza) (e2e.Opened, error) {
 			if ent, err = s.verify(o, ent, params); err != nil {
 				return e2e.Opened{}, err
 			}
-		default:
+		case mtCPIM, mtPIDF, mtXMPP:
 			return s.finish(o, ent)
+		default:
+			return e2e.Opened{}, o.fail(e2e.ErrMalformed, fmt.Errorf("media type %q", mt))
 		}
 	}
 }
@@ -408,7 +411,7 @@ func (s *session) decrypt(ent *entity, params map[string]string) (*entity, error
 	switch t := strings.ToLower(params["smime-type"]); t {
 	case "", "enveloped-data", "authenveloped-data":
 	default:
-		return nil, fmt.Errorf("smime: %w: smime-type %q", e2e.ErrUnsupported, t)
+		return nil, fmt.Errorf("smime: %w: unsupported smime-type %q", e2e.ErrMalformed, t)
 	}
 	der, err := transferDecode(ent)
 	if err != nil {
@@ -577,10 +580,11 @@ func (s *session) trust(o *opening, from jid.JID) (*Peer, error) {
 		return nil, o.fail(e2e.ErrBadSignature, fmt.Errorf("the signer's certificate does not name %s", bare))
 	}
 	candidate := peerOf(o.signer, o.chain)
-	// Pinned: the very certificate, for this JID. Validity dates are not
-	// checked for a pinned certificate: pinning trusts the key itself.
+	// Pinned: the key of a certificate in Config.Peers, for this JID.
+	// Pinning trusts the key itself, so neither the validity dates nor the
+	// rest of the certificate the signature carries matter.
 	for _, p := range s.cfg.Peers {
-		if sp, ok := p.(*Peer); ok && !sp.anchor() && sp.addr.Equal(bare) && bytes.Equal(sp.certs[0].Raw, o.signer.Raw) {
+		if sp, ok := p.(*Peer); ok && !sp.anchor() && sp.addr.Equal(bare) && sameKey(sp.certs[0], o.signer) {
 			s.remember(bare, nil, o.caps)
 			return sp, nil
 		}
@@ -651,4 +655,10 @@ func (s *session) fresh(o *opening, in *inner) error {
 	}
 	s.seen[k] = in.stamp
 	return nil
+}
+
+// sameKey reports whether two certificates hold the same public key.
+func sameKey(a, b *x509.Certificate) bool {
+	k, ok := a.PublicKey.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && k.Equal(b.PublicKey)
 }
