@@ -622,3 +622,52 @@ func TestIdentityFormat(t *testing.T) {
 		t.Error("capabilities extension")
 	}
 }
+
+func TestErrorReply(t *testing.T) {
+	j, r := pair(t, Scheme)
+	enc, _ := j.sess.Encrypt(context.Background(), message("x"))
+	sig, _ := j.sess.Sign(context.Background(), message("y"))
+	for _, tc := range []struct {
+		in   *e2e.Stanza
+		err  error
+		cond string
+	}{
+		{enc[0], e2e.ErrDecrypt, "decryption-failed"},
+		{enc[0], e2e.ErrBadSignature, "decryption-failed"},
+		{enc[0], e2e.ErrMalformed, "decryption-failed"},
+		{sig[0], e2e.ErrBadSignature, "unverified-signature"},
+		{sig[0], e2e.ErrUntrustedKey, "unverified-signature"},
+		{sig[0], e2e.ErrStale, "bad-timestamp"},
+		{enc[0], e2e.ErrStale, "bad-timestamp"},
+		{enc[0], e2e.ErrReplay, ""},
+	} {
+		reply := ErrorReply(tc.in, fmt.Errorf("smime: %w", tc.err))
+		if got := ErrorCondition(reply); got != tc.cond {
+			t.Errorf("%v: condition %q, want %q", tc.err, got, tc.cond)
+		}
+		if reply == nil {
+			continue
+		}
+		if reply.Type != "error" || !reply.To.Equal(julietFull) || reply.Child(e2e.NSClient, "error").Child(nsStanzas, map[string]string{
+			"decryption-failed": "bad-request", "unverified-signature": "not-acceptable", "bad-timestamp": "not-acceptable"}[tc.cond]) == nil {
+			t.Errorf("reply %s", reply)
+		}
+		if _, err := receiveOne(t, j, transport(t, reply)); !errors.Is(err, e2e.ErrNotEncrypted) {
+			t.Errorf("receiving an error reply: %v", err)
+		}
+	}
+	// The RFC's other spellings are understood.
+	for _, x := range []string{
+		`<message xmlns='jabber:client' type='error' from='romeo@montague.lit'><error type='modify'><not-acceptable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><signature-unverified xmlns='urn:ietf:params:xml:ns:xmpp-e2e'/></error></message>`,
+		`<message xmlns='jabber:client' type='error' from='romeo@montague.lit'><error type='modify'><not-acceptable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><unverified-signature xmlns='urn:ietf:params:xml:xmpp-e2e'/></error></message>`,
+	} {
+		st, err := e2e.Parse([]byte(x))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ErrorCondition(st) != "unverified-signature" {
+			t.Errorf("not understood: %s", x)
+		}
+	}
+	_ = r
+}
