@@ -91,6 +91,37 @@ type encryptedContentInfo struct {
 	EncryptedContent []byte `asn1:"optional,tag:0"`
 }
 
+// encryptedContentInfoIn is encryptedContentInfo as parsed: the content
+// may be a primitive [0] or, from BER streaming, a constructed [0] of
+// OCTET STRING parts.
+type encryptedContentInfoIn struct {
+	ContentType      asn1.ObjectIdentifier
+	Algorithm        algorithmIdentifier
+	EncryptedContent asn1.RawValue `asn1:"optional"`
+}
+
+// octets returns the encrypted content, joining the parts of a constructed
+// encoding.
+func (e encryptedContentInfoIn) octets() ([]byte, error) {
+	c := e.EncryptedContent
+	if c.Class != asn1.ClassContextSpecific || c.Tag != 0 {
+		return nil, errDecrypt
+	}
+	if !c.IsCompound {
+		return c.Bytes, nil
+	}
+	var out []byte
+	for r := c.Bytes; len(r) > 0; {
+		var part asn1.RawValue
+		var err error
+		if r, err = asn1.Unmarshal(r, &part); err != nil || part.Class != asn1.ClassUniversal || part.Tag != asn1.TagOctetString || part.IsCompound {
+			return nil, errDecrypt
+		}
+		out = append(out, part.Bytes...)
+	}
+	return out, nil
+}
+
 type envelopedData struct {
 	Version        int
 	RecipientInfos []asn1.RawValue `asn1:"set"`
@@ -103,7 +134,7 @@ type envelopedDataIn struct {
 	Version        int
 	Originator     asn1.RawValue   `asn1:"optional,tag:0"`
 	RecipientInfos []asn1.RawValue `asn1:"set"`
-	Content        encryptedContentInfo
+	Content        encryptedContentInfoIn
 	Unprotected    asn1.RawValue `asn1:"optional,tag:1"`
 }
 
@@ -118,7 +149,7 @@ type authEnvelopedDataIn struct {
 	Version        int
 	Originator     asn1.RawValue   `asn1:"optional,tag:0"`
 	RecipientInfos []asn1.RawValue `asn1:"set"`
-	Content        encryptedContentInfo
+	Content        encryptedContentInfoIn
 	AuthAttrs      asn1.RawValue `asn1:"optional,tag:1"`
 	MAC            []byte
 	UnauthAttrs    asn1.RawValue `asn1:"optional,tag:2"`
@@ -262,12 +293,16 @@ func open(der []byte, cert *x509.Certificate, key *rsa.PrivateKey) (plain []byte
 			plain, authenticated, err = nil, false, errDecrypt
 		}
 	}()
+	der, err = toDER(der)
+	if err != nil {
+		return nil, false, errDecrypt
+	}
 	var ci contentInfo
 	if rest, err := asn1.Unmarshal(der, &ci); err != nil || len(rest) != 0 {
 		return nil, false, errDecrypt
 	}
 	var ris []asn1.RawValue
-	var eci encryptedContentInfo
+	var eci encryptedContentInfoIn
 	var mac []byte
 	switch {
 	case ci.ContentType.Equal(oidEnvelopedData):
@@ -424,7 +459,7 @@ func hashOf(oid asn1.ObjectIdentifier) (crypto.Hash, error) {
 // the decoy must be unpredictable even when Config.Rand is seeded.
 var cryptoRand = cryptorand.Reader
 
-func openCBC(cek []byte, eci encryptedContentInfo) ([]byte, error) {
+func openCBC(cek []byte, eci encryptedContentInfoIn) ([]byte, error) {
 	var block cipher.Block
 	var err error
 	if eci.Algorithm.Algorithm.Equal(oidDESEDE3) {
@@ -439,7 +474,10 @@ func openCBC(cek []byte, eci encryptedContentInfo) ([]byte, error) {
 	if rest, err := asn1.Unmarshal(eci.Algorithm.Parameters.FullBytes, &iv); err != nil || len(rest) != 0 || len(iv) != block.BlockSize() {
 		return nil, errDecrypt
 	}
-	ct := eci.EncryptedContent
+	ct, err := eci.octets()
+	if err != nil {
+		return nil, errDecrypt
+	}
 	bs := block.BlockSize()
 	if len(ct) == 0 || len(ct)%bs != 0 {
 		return nil, errDecrypt
@@ -460,7 +498,7 @@ func openCBC(cek []byte, eci encryptedContentInfo) ([]byte, error) {
 	return pt[:len(pt)-pad], nil
 }
 
-func openGCM(cek []byte, eci encryptedContentInfo, mac []byte) ([]byte, error) {
+func openGCM(cek []byte, eci encryptedContentInfoIn, mac []byte) ([]byte, error) {
 	var p gcmParameters
 	if rest, err := asn1.Unmarshal(eci.Algorithm.Parameters.FullBytes, &p); err != nil || len(rest) != 0 {
 		return nil, errDecrypt
@@ -484,8 +522,12 @@ func openGCM(cek []byte, eci encryptedContentInfo, mac []byte) ([]byte, error) {
 			return nil, errDecrypt
 		}
 	}
-	ct := make([]byte, 0, len(eci.EncryptedContent)+len(mac))
-	ct = append(append(ct, eci.EncryptedContent...), mac...)
+	body, err := eci.octets()
+	if err != nil {
+		return nil, errDecrypt
+	}
+	ct := make([]byte, 0, len(body)+len(mac))
+	ct = append(append(ct, body...), mac...)
 	pt, err := aead.Open(nil, p.Nonce, ct, nil)
 	if err != nil {
 		return nil, errDecrypt

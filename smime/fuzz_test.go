@@ -89,3 +89,27 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+func TestToDER(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+	}{
+		{"\x30\x80\x02\x01\x05\x00\x00", "\x30\x03\x02\x01\x05"},
+		{"\x30\x81\x03\x02\x01\x05", "\x30\x03\x02\x01\x05"},
+		{"\x24\x80\x04\x01a\x04\x01b\x00\x00", "\x24\x06\x04\x01a\x04\x01b"},
+	} {
+		got, err := toDER([]byte(tc.in))
+		if err != nil || string(got) != tc.want {
+			t.Errorf("toDER(%x) = %x, %v; want %x", tc.in, got, err, tc.want)
+		}
+	}
+	deep := ""
+	for range 40 {
+		deep = "\x30\x80" + deep + "\x00\x00"
+	}
+	for _, bad := range []string{"", "\x30", "\x30\x80", "\x04\x80\x00\x00", "\x30\x05\x02\x01", "\x02\x01\x05\x00", deep, "\x30\x85\x01\x00\x00\x00\x00"} {
+		if _, err := toDER([]byte(bad)); err == nil {
+			t.Errorf("toDER(%x) accepted", bad)
+		}
+	}
+}

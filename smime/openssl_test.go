@@ -58,6 +58,8 @@ func TestOpenSSLFixtures(t *testing.T) {
 		{"ossl-enc-gcm256.eml", false, true},
 		{"ossl-signenc-aes128.eml", true, true},
 		{"ossl-signenc-gcm128.eml", true, true},
+		{"ossl-signed-stream.eml", true, false},
+		{"ossl-signenc-stream.eml", true, true},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			b, err := os.ReadFile(filepath.Join("testdata", tc.file))

@@ -479,7 +479,10 @@ func verifyDetached(content, der []byte) (cert *x509.Certificate, chain []*x509.
 			cert, chain, caps, err = nil, nil, nil, errors.New("signature does not parse")
 		}
 	}()
-	if contentType(der) == nil || !contentType(der).Equal(oidSignedData) {
+	if d, err := toDER(der); err == nil {
+		der = d // BER (streamed) SignedData
+	}
+	if ct := contentType(der); ct == nil || !ct.Equal(oidSignedData) {
 		return nil, nil, nil, errors.New("not a SignedData")
 	}
 	p7, err := pkcs7.Parse(der)

@@ -39,7 +39,7 @@ openssl x509 -in ca-juliet.crt -noout -ext subjectAltName
 now=$(date -u +%Y-%m-%dT%H:%M:%S.000Z)
 printf 'Content-Type: Message/CPIM\r\n\r\nFrom: Juliet Capulet <im:juliet@capulet.lit>\r\nTo: Romeo Montague <im:romeo@montague.lit>\r\nDateTime: %s\r\nSubject: Imploring\r\n\r\nContent-Type: text/plain; charset=utf-8\r\nContent-ID: <1234567890@capulet.lit>\r\n\r\nWherefore art thou, Romeo?\r\n' "$now" > cpim.txt
 
-J="-signer ca-juliet.crt -inkey $tmp/juliet.key"
+J="-signer ca-juliet.crt -inkey ca-juliet.pem"
 R=ca-romeo.crt
 openssl cms -sign -binary -md sha256 -in cpim.txt $J -out ossl-signed-sha256.eml
 openssl cms -sign -binary -md sha1 -in cpim.txt $J -out ossl-signed-sha1.eml
@@ -53,4 +53,7 @@ openssl cms -encrypt -binary -aes-128-gcm -in cpim.txt -out ossl-enc-gcm128.eml 
 openssl cms -encrypt -binary -aes-256-gcm -in cpim.txt -out ossl-enc-gcm256.eml $R
 openssl cms -encrypt -binary -aes128 -in ossl-signed-sha256.eml -out ossl-signenc-aes128.eml $R
 openssl cms -encrypt -binary -aes-128-gcm -in ossl-signed-sha256.eml -out ossl-signenc-gcm128.eml $R
+# BER: streamed (indefinite-length) output.
+openssl cms -sign -binary -stream -md sha256 -in cpim.txt $J -out ossl-signed-stream.eml
+openssl cms -encrypt -binary -stream -aes128 -in ossl-signed-stream.eml -out ossl-signenc-stream.eml $R
 echo "$now" > cpim.datetime
