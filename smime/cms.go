@@ -19,6 +19,8 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+
+	"github.com/xmppe2e/xmppe2e/e2e"
 )
 
 // This file holds our own CMS EnvelopedData (RFC 5652 §6) and
@@ -190,7 +192,7 @@ func envelope(rand io.Reader, content []byte, recipients []*x509.Certificate, su
 	for _, c := range recipients {
 		pub, ok := c.PublicKey.(*rsa.PublicKey)
 		if !ok {
-			return nil, fmt.Errorf("smime: recipient key %T is not RSA", c.PublicKey)
+			return nil, fmt.Errorf("smime: %w: recipient key %T is not RSA", e2e.ErrUnsupported, c.PublicKey)
 		}
 		ek, err := rsa.EncryptPKCS1v15(rand, pub, key)
 		if err != nil {

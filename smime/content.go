@@ -112,14 +112,7 @@ func writePIDF(b *bytes.Buffer, st *e2e.Stanza, ts string) {
 // supplies the addressing of objects that carry no stanza (text/plain
 // CPIM content, PIDF without the embedded stanza).
 func parseInner(e *entity, outer *e2e.Stanza) (*inner, error) {
-	mt, params, err := e.mediaType()
-	if err != nil {
-		return nil, err
-	}
-	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "us-ascii") {
-		return nil, fmt.Errorf("%w: charset %q", errContent, cs)
-	}
-	body, err := transferDecode(e)
+	mt, body, err := textBody(e)
 	if err != nil {
 		return nil, err
 	}
@@ -136,6 +129,20 @@ func parseInner(e *entity, outer *e2e.Stanza) (*inner, error) {
 		return &inner{stanza: st}, nil
 	}
 	return nil, fmt.Errorf("%w: inner media type %q", errContent, mt)
+}
+
+// textBody returns the media type and decoded body of a text entity, whose
+// charset must be UTF-8 (or its subset US-ASCII).
+func textBody(e *entity) (string, []byte, error) {
+	mt, params, err := e.mediaType()
+	if err != nil {
+		return "", nil, err
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "us-ascii") {
+		return "", nil, fmt.Errorf("%w: charset %q", errContent, cs)
+	}
+	body, err := transferDecode(e)
+	return mt, body, err
 }
 
 // CPIM header names we understand (RFC 3862 §5; RFC 3923 uses these).
@@ -189,14 +196,7 @@ func parseCPIM(body []byte, outer *e2e.Stanza) (*inner, error) {
 	if err != nil {
 		return nil, err
 	}
-	mt, params, err := content.mediaType()
-	if err != nil {
-		return nil, err
-	}
-	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "us-ascii") {
-		return nil, fmt.Errorf("%w: charset %q", errContent, cs)
-	}
-	cbody, err := transferDecode(content)
+	mt, cbody, err := textBody(content)
 	if err != nil {
 		return nil, err
 	}

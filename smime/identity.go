@@ -171,32 +171,26 @@ func generateIdentity(ctx context.Context, addr jid.JID, rand io.Reader, caps []
 func parseIdentity(b []byte) (*Identity, error) {
 	var key crypto.PrivateKey
 	var certs []*x509.Certificate
-	for rest := b; ; {
-		var blk *pem.Block
-		blk, rest = pem.Decode(rest)
-		if blk == nil {
-			break
-		}
+	err := eachPEM(b, func(blk *pem.Block) error {
+		var err error
 		switch blk.Type {
 		case "PRIVATE KEY":
-			k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
-			if err != nil {
-				return nil, fmt.Errorf("smime: %w: private key: %v", e2e.ErrMalformed, err)
-			}
-			key = k
+			key, err = x509.ParsePKCS8PrivateKey(blk.Bytes)
 		case "RSA PRIVATE KEY":
-			k, err := x509.ParsePKCS1PrivateKey(blk.Bytes)
-			if err != nil {
-				return nil, fmt.Errorf("smime: %w: private key: %v", e2e.ErrMalformed, err)
-			}
-			key = k
+			key, err = x509.ParsePKCS1PrivateKey(blk.Bytes)
 		case "CERTIFICATE":
-			c, err := x509.ParseCertificate(blk.Bytes)
-			if err != nil {
-				return nil, fmt.Errorf("smime: %w: certificate: %v", e2e.ErrMalformed, err)
+			var c *x509.Certificate
+			if c, err = x509.ParseCertificate(blk.Bytes); err == nil {
+				certs = append(certs, c)
 			}
-			certs = append(certs, c)
 		}
+		if err != nil {
+			return fmt.Errorf("smime: %w: %s: %v", e2e.ErrMalformed, strings.ToLower(blk.Type), err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if key == nil || len(certs) == 0 {
 		return nil, fmt.Errorf("smime: %w: identity needs a PEM private key and certificate", e2e.ErrMalformed)
@@ -218,20 +212,19 @@ func parseIdentity(b []byte) (*Identity, error) {
 // parsePeer reads one or more PEM certificates.
 func parsePeer(b []byte) (*Peer, error) {
 	var certs []*x509.Certificate
-	for rest := b; ; {
-		var blk *pem.Block
-		blk, rest = pem.Decode(rest)
-		if blk == nil {
-			break
-		}
+	err := eachPEM(b, func(blk *pem.Block) error {
 		if blk.Type != "CERTIFICATE" {
-			continue
+			return nil
 		}
 		c, err := x509.ParseCertificate(blk.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("smime: %w: certificate: %v", e2e.ErrMalformed, err)
+			return fmt.Errorf("smime: %w: certificate: %v", e2e.ErrMalformed, err)
 		}
 		certs = append(certs, c)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(certs) == 0 {
 		return nil, fmt.Errorf("smime: %w: no PEM certificate", e2e.ErrMalformed)
@@ -250,4 +243,18 @@ func peerOf(c *x509.Certificate, chain []*x509.Certificate) *Peer {
 		p.addr = js[0]
 	}
 	return p
+}
+
+// eachPEM calls f for every PEM block in b, in order, until f fails.
+func eachPEM(b []byte, f func(*pem.Block) error) error {
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			return nil
+		}
+		if err := f(blk); err != nil {
+			return err
+		}
+	}
 }

@@ -16,13 +16,14 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/xmppe2e/xmppe2e/e2e"
+	"github.com/xmppe2e/xmppe2e/e2e/e2etest"
 )
 
 var (
-	julietFull   = jid.MustParse("juliet@capulet.lit/balcony")
-	romeoFull    = jid.MustParse("romeo@montague.lit/orchard")
-	mercutioFull = jid.MustParse("mercutio@capulet.lit/tomb")
-	epoch        = time.Date(2026, 11, 22, 3, 0, 0, 0, time.UTC)
+	julietFull   = e2etest.Juliet
+	romeoFull    = e2etest.Romeo
+	mercutioFull = e2etest.Mercutio
+	epoch        = e2etest.Epoch
 )
 
 // testClock starts at start and advances 1 ms per call.
@@ -200,7 +201,7 @@ func TestCPIMHeaders(t *testing.T) {
 	text := wire[0].Child(NS, "e2e").Text()
 	for _, want := range []string{
 		"Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256",
-		"\nContent-Type: Message/CPIM\n\nFrom: <im:juliet@capulet.lit>\nTo: <im:romeo@montague.lit>\nDateTime: 2026-11-22T03:00:00.",
+		"\nContent-Type: Message/CPIM\n\nFrom: <im:juliet@capulet.lit>\nTo: <im:romeo@montague.lit>\nDateTime: 2026-11-22T12:00:00.",
 		"Content-Type: application/pkcs7-signature; name=smime.p7s\nContent-Transfer-Encoding: base64\nContent-Disposition: attachment; handling=required; filename=smime.p7s\n",
 	} {
 		if !strings.Contains(text, want) {
