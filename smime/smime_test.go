@@ -672,3 +672,37 @@ func TestErrorReply(t *testing.T) {
 	}
 	_ = r
 }
+
+// TestSharedSession uses one session pair from many goroutines at once.
+func TestSharedSession(t *testing.T) {
+	j, r := pair(t, Scheme)
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st := message(fmt.Sprintf("goroutine %d", i))
+			var w []*e2e.Stanza
+			var err error
+			if i%2 == 0 {
+				w, err = j.sess.Encrypt(context.Background(), st)
+			} else {
+				w, err = j.sess.Sign(context.Background(), st)
+			}
+			if err != nil {
+				errs <- err
+				return
+			}
+			got, err := r.sess.Receive(context.Background(), w[0])
+			if err != nil || !got.Opened[0].Stanza.Equal(st) {
+				errs <- fmt.Errorf("goroutine %d: %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
