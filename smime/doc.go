@@ -4,8 +4,8 @@
 // A stanza is turned into an inner MIME object — Message/CPIM (RFC 3862) for
 // a message, a PIDF document (RFC 3863) for directed presence,
 // application/xmpp+xml for anything else — which is signed as
-// multipart/signed with a detached CMS SignedData (application/
-// pkcs7-signature), then encrypted as application/pkcs7-mime
+// multipart/signed with a detached CMS SignedData
+// (application/pkcs7-signature), then encrypted as application/pkcs7-mime
 // (EnvelopedData, or AuthEnvelopedData with AES-GCM per RFC 5083/5084). The
 // resulting MIME entity travels as the text of
 // <e2e xmlns='urn:ietf:params:xml:ns:xmpp-e2e'/> in a stanza that keeps only
