@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -52,10 +53,16 @@ func buildInner(st *e2e.Stanza, stamp time.Time) []byte {
 	switch st.Kind {
 	case e2e.Message:
 		writeFields(&b, "Content-Type: Message/CPIM")
-		writeFields(&b,
-			"From: <im:"+st.From.Bare().String()+">",
-			"To: <im:"+st.To.Bare().String()+">",
-			"DateTime: "+ts)
+		hdr := []string{
+			"From: <im:" + st.From.Bare().String() + ">",
+			"To: <im:" + st.To.Bare().String() + ">",
+			"DateTime: " + ts,
+		}
+		if subj := st.Child(stanzaNS(st), "subject"); subj != nil {
+			// RFC 3923 §3.1 shows the message subject as the CPIM Subject.
+			hdr = append(hdr, "Subject: "+cpimEscape(subj.Text()))
+		}
+		writeFields(&b, hdr...)
 		writeFields(&b, "Content-Type: application/xmpp+xml; charset=utf-8")
 		b.WriteString(xmlDecl)
 		writeXMPP(&b, st)
@@ -72,12 +79,78 @@ func buildInner(st *e2e.Stanza, stamp time.Time) []byte {
 	return canonical(b.Bytes())
 }
 
-func writeXMPP(b *bytes.Buffer, st *e2e.Stanza) {
-	ns := st.NS
-	if ns == "" {
-		ns = e2e.NSClient
+func stanzaNS(st *e2e.Stanza) string {
+	if st.NS == "" {
+		return e2e.NSClient
 	}
-	b.WriteString("<xmpp xmlns='" + ns + "'>")
+	return st.NS
+}
+
+// cpimEscape writes a header value with the escapes of RFC 3862 §3.3 for
+// backslash and control characters.
+func cpimEscape(v string) string {
+	var b strings.Builder
+	for _, r := range v {
+		switch {
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// cpimUnescape reverses cpimEscape (and accepts \", \' and \b).
+func cpimUnescape(v string) (string, error) {
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		if v[i] != '\\' {
+			b.WriteByte(v[i])
+			continue
+		}
+		if i+1 == len(v) {
+			return "", fmt.Errorf("%w: CPIM escape at the end", errContent)
+		}
+		i++
+		switch v[i] {
+		case '\\', '"', '\'':
+			b.WriteByte(v[i])
+		case 'n':
+			b.WriteByte('\n')
+		case 'r':
+			b.WriteByte('\r')
+		case 't':
+			b.WriteByte('\t')
+		case 'b':
+			b.WriteByte('\b')
+		case 'u':
+			if i+5 > len(v) {
+				return "", fmt.Errorf("%w: short CPIM \\u escape", errContent)
+			}
+			n, err := strconv.ParseUint(v[i+1:i+5], 16, 16)
+			if err != nil {
+				return "", fmt.Errorf("%w: CPIM \\u escape", errContent)
+			}
+			b.WriteRune(rune(n))
+			i += 4
+		default:
+			return "", fmt.Errorf("%w: CPIM escape \\%c", errContent, v[i])
+		}
+	}
+	return b.String(), nil
+}
+
+func writeXMPP(b *bytes.Buffer, st *e2e.Stanza) {
+	b.WriteString("<xmpp xmlns='" + stanzaNS(st) + "'>")
 	b.Write(st.Bytes())
 	b.WriteString("</xmpp>")
 }
@@ -94,9 +167,7 @@ func writePIDF(b *bytes.Buffer, st *e2e.Stanza, ts string) {
 	status := e2e.NewElement(nsPIDF, "status", "")
 	status.AppendChild(e2e.NewElement(nsPIDF, "basic", basic))
 	tuple.AppendChild(status)
-	if s := st.Child(st.NS, "status"); s != nil && s.Text() != "" {
-		tuple.AppendChild(e2e.NewElement(nsPIDF, "note", s.Text()))
-	} else if s := st.Child(e2e.NSClient, "status"); s != nil && s.Text() != "" {
+	if s := st.Child(stanzaNS(st), "status"); s != nil && s.Text() != "" {
 		tuple.AppendChild(e2e.NewElement(nsPIDF, "note", s.Text()))
 	}
 	tuple.AppendChild(e2e.NewElement(nsPIDF, "timestamp", ts))
@@ -157,6 +228,7 @@ func parseCPIM(body []byte, outer *e2e.Stanza) (*inner, error) {
 	}
 	in := &inner{}
 	var haveStamp, haveFrom bool
+	var subject *string
 	for _, f := range fields {
 		switch f.name {
 		case "From":
@@ -181,6 +253,14 @@ func parseCPIM(body []byte, outer *e2e.Stanza) (*inner, error) {
 				return nil, fmt.Errorf("%w: CPIM DateTime %q", errContent, f.value)
 			}
 			haveStamp = true
+		case "Subject":
+			if subject == nil {
+				v, err := cpimUnescape(f.value)
+				if err != nil {
+					return nil, err
+				}
+				subject = &v
+			}
 		case "Require":
 			for _, r := range strings.Split(f.value, ",") {
 				if r = strings.TrimSpace(r); r != "" && !cpimKnown[r] {
@@ -217,6 +297,9 @@ func parseCPIM(body []byte, outer *e2e.Stanza) (*inner, error) {
 			return nil, fmt.Errorf("%w: body is not XML text", errContent)
 		}
 		st := &e2e.Stanza{Kind: e2e.Message, NS: outer.NS, From: outer.From, To: outer.To, ID: outer.ID, Type: outer.Type, Lang: outer.Lang}
+		if subject != nil && validXMLText(*subject) {
+			st.Children = append(st.Children, e2e.NewElement(stanzaNS(st), "subject", *subject))
+		}
 		st.SetBody(text)
 		in.stanza = st
 	default:

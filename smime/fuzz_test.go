@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/xmppe2e/xmppe2e/e2e"
 )
@@ -37,6 +38,11 @@ func FuzzMIME(f *testing.F) {
 		parseCPIM(ent.body, outer)
 		parsePIDF(ent.body, outer)
 		parseXMPP(ent.body)
+		if u, err := cpimUnescape(string(b)); err == nil && utf8.ValidString(u) {
+			if back, err := cpimUnescape(cpimEscape(u)); err != nil || back != u {
+				t.Fatalf("CPIM escape round trip of %q: %q, %v", u, back, err)
+			}
+		}
 	})
 }
 

@@ -25,6 +25,9 @@ func TestRFCShapes(t *testing.T) {
 	if in.stanza.Body() != "Wherefore art thou, Romeo?\n" || in.from.String() != "juliet@capulet.lit" || in.to[0].String() != "romeo@montague.lit" || in.stamp.IsZero() {
 		t.Fatalf("CPIM: %+v %s", in, in.stanza)
 	}
+	if subj := in.stanza.Child(e2e.NSClient, "subject"); subj == nil || subj.Text() != "Imploring" {
+		t.Fatalf("CPIM Subject not mapped: %s", in.stanza)
+	}
 
 	pres := &e2e.Stanza{Kind: e2e.Presence, From: julietFull, To: romeoFull}
 	pidf := "Content-Type: application/pidf+xml\n\n<?xml version='1.0' encoding='UTF-8'?>\n<presence xmlns='urn:ietf:params:xml:ns:pidf' entity='pres:juliet@capulet.lit'>\n  <tuple id='hr0zny'>\n    <status><basic>open</basic></status>\n    <note xml:lang='en'>Thinking of Romeo</note>\n    <timestamp>2026-11-22T03:00:00Z</timestamp>\n  </tuple>\n</presence>\n"
@@ -83,5 +86,27 @@ func TestXMLTransport(t *testing.T) {
 	}
 	if !o.Stanza.Equal(st) {
 		t.Fatalf("opened %s", o.Stanza)
+	}
+}
+
+func TestCPIMSubject(t *testing.T) {
+	j, r := pair(t, Scheme)
+	st := message("body")
+	st.Children = append([]*e2e.Element{e2e.NewElement(e2e.NSClient, "subject", "line one\nback\\slash \t é")}, st.Children...)
+	w, err := j.sess.Sign(context.Background(), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(w[0].Child(NS, "e2e").Text(), "\nSubject: line one\\nback\\\\slash \\t é\n") {
+		t.Fatalf("no escaped Subject header:\n%s", w[0].Child(NS, "e2e").Text())
+	}
+	o, err := receiveOne(t, r, transport(t, w[0]))
+	if err != nil || !o.Stanza.Equal(st) {
+		t.Fatalf("%v %v", o.Stanza, err)
+	}
+	for _, bad := range []string{`\`, `\u12`, `\uzzzz`, `\q`} {
+		if _, err := cpimUnescape(bad); err == nil {
+			t.Errorf("cpimUnescape(%q) accepted", bad)
+		}
 	}
 }
