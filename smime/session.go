@@ -323,13 +323,6 @@ func (s *session) receive(st *e2e.Stanza) (e2e.Opened, error) {
 	if st == nil {
 		return e2e.Opened{}, fmt.Errorf("smime: %w: nil stanza", e2e.ErrMalformed)
 	}
-	if st.Type == "error" {
-		// An error reply (RFC 3923 §7) carries no protected content.
-		if s.cfg.AllowPlaintext {
-			return e2e.Opened{Stanza: st.Clone()}, nil
-		}
-		return e2e.Opened{}, fmt.Errorf("smime: %w: error stanza from the peer (%s)", e2e.ErrNotEncrypted, ErrorCondition(st))
-	}
 	var payload *e2e.Element
 	for _, c := range st.Children {
 		if c.Name.Space == NS && c.Name.Local == "e2e" {
@@ -338,6 +331,15 @@ func (s *session) receive(st *e2e.Stanza) (e2e.Opened, error) {
 			}
 			payload = c
 		}
+	}
+	if st.Type == "error" && (payload == nil || strings.TrimSpace(payload.Text()) == "" || ErrorCondition(st) != "") {
+		// An error reply (RFC 3923 §7): it may echo our payload, but it
+		// carries no protected content of the peer's. (An encrypted error
+		// stanza has its <error/> inside the payload and is opened below.)
+		if s.cfg.AllowPlaintext {
+			return e2e.Opened{Stanza: st.Clone()}, nil
+		}
+		return e2e.Opened{}, fmt.Errorf("smime: %w: error stanza from the peer (%s)", e2e.ErrNotEncrypted, ErrorCondition(st))
 	}
 	if payload == nil {
 		if s.cfg.AllowPlaintext {

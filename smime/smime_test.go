@@ -159,7 +159,12 @@ func TestPresenceAndIQ(t *testing.T) {
 	unavail := &e2e.Stanza{Kind: e2e.Presence, From: julietFull, To: romeoFull, Type: "unavailable"}
 	iq := &e2e.Stanza{Kind: e2e.IQ, From: julietFull, To: romeoFull, Type: "get", ID: "v1"}
 	iq.Children = []*e2e.Element{e2e.NewElement("jabber:iq:version", "query", "")}
-	for _, st := range []*e2e.Stanza{pres, unavail, iq} {
+	iqErr := &e2e.Stanza{Kind: e2e.IQ, From: julietFull, To: romeoFull, Type: "error", ID: "v2"}
+	cond := e2e.NewElement(e2e.NSClient, "error", "")
+	cond.SetAttr("type", "cancel")
+	cond.AppendChild(e2e.NewElement("urn:ietf:params:xml:ns:xmpp-stanzas", "item-not-found", ""))
+	iqErr.Children = []*e2e.Element{cond}
+	for _, st := range []*e2e.Stanza{pres, unavail, iq, iqErr} {
 		for _, enc := range []bool{true, false} {
 			var wire []*e2e.Stanza
 			var err error
