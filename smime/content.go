@@ -172,7 +172,8 @@ func writePIDF(b *bytes.Buffer, st *e2e.Stanza, ts string) {
 	}
 	tuple.AppendChild(e2e.NewElement(nsPIDF, "timestamp", ts))
 	root.AppendChild(tuple)
-	b.Write(root.Bytes()[:len(root.Bytes())-len("</presence>")])
+	open := root.Bytes()
+	b.Write(open[:len(open)-len("</presence>")])
 	// The presence stanza itself, as a PIDF extension element (RFC 3863
 	// §4.1.6 allows elements of other namespaces after the tuples).
 	b.Write(st.Bytes())

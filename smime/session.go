@@ -124,6 +124,9 @@ func (s *session) prepare(ctx context.Context, st *e2e.Stanza) (*e2e.Stanza, err
 	default:
 		return nil, fmt.Errorf("smime: %w: stanza kind %q", e2e.ErrMalformed, st.Kind)
 	}
+	if st.NS != "" && st.NS != e2e.NSClient && st.NS != e2e.NSServer {
+		return nil, fmt.Errorf("smime: %w: stanza namespace %q", e2e.ErrMalformed, st.NS)
+	}
 	st = st.Clone()
 	if st.From.Equal(jid.JID{}) {
 		st.From = s.cfg.JID
