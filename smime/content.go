@@ -172,8 +172,8 @@ func writePIDF(b *bytes.Buffer, st *e2e.Stanza, ts string) {
 	}
 	tuple.AppendChild(e2e.NewElement(nsPIDF, "timestamp", ts))
 	root.AppendChild(tuple)
-	open := root.Bytes()
-	b.Write(open[:len(open)-len("</presence>")])
+	head := root.Bytes()
+	b.Write(head[:len(head)-len("</presence>")])
 	// The presence stanza itself, as a PIDF extension element (RFC 3863
 	// §4.1.6 allows elements of other namespaces after the tuples).
 	b.Write(st.Bytes())
