@@ -499,7 +499,7 @@ func classify(err error, data bool) error {
 	case strings.Contains(msg, "counter regressed"):
 		return fmt.Errorf("otr: %w: message counter did not advance", e2e.ErrReplay)
 	case data:
-		return fmt.Errorf("otr: %w", e2e.ErrDecrypt)
+		return fmt.Errorf("otr: %w (%v)", e2e.ErrDecrypt, err)
 	case strings.Contains(msg, "signature") || strings.Contains(msg, "MAC"):
 		return fmt.Errorf("otr: %w: AKE: %v", e2e.ErrBadSignature, err)
 	case errors.As(err, &oe):
