@@ -320,8 +320,10 @@ func (s *Session) Receive(ctx context.Context, st *e2e.Stanza) (e2e.Received, er
 	}
 	switch st.Type {
 	case "", "chat", "normal":
+	case "groupchat", "headline", "error":
+		return e2e.Received{}, fmt.Errorf("otr: %w: OTR is not carried in messages of type %q", e2e.ErrUnsupported, st.Type)
 	default:
-		return e2e.Received{}, fmt.Errorf("otr: %w: message of type %q", e2e.ErrUnsupported, st.Type)
+		return e2e.Received{}, fmt.Errorf("otr: %w: message type %q", e2e.ErrMalformed, st.Type)
 	}
 	for _, c := range st.Children {
 		if (c.Name.Space == NSCarbons && (c.Name.Local == "sent" || c.Name.Local == "received")) ||
@@ -417,6 +419,18 @@ func (s *Session) receiveLine(cv *conv, st *e2e.Stanza, line string) (e2e.Receiv
 		}
 	}
 	wasEncrypted := cv.c.IsEncrypted()
+	var snap counterSnapshot
+	var snapOK bool
+	if isData && wasEncrypted {
+		snap, snapOK = snapshotCounters(cv.c)
+	}
+	// unverified puts otr3's receive counters back when a data message did
+	// not verify (see counter.go).
+	unverified := func() {
+		if snapOK {
+			snap.restore(cv.c)
+		}
+	}
 	var plain otr3.MessagePlaintext
 	var toSend []otr3.ValidMessage
 	err := cv.call(func() (err error) {
@@ -429,6 +443,7 @@ func (s *Session) receiveLine(cv *conv, st *e2e.Stanza, line string) (e2e.Receiv
 		cv.queue = nil
 	}
 	if err != nil {
+		unverified()
 		return e2e.Received{}, classify(err, isData)
 	}
 	if cv.ev.hasMessage(otr3.MessageEventReceivedMessageForOtherInstance) {
@@ -454,6 +469,7 @@ func (s *Session) receiveLine(cv *conv, st *e2e.Stanza, line string) (e2e.Receiv
 			// otr3 swallows the errors of data messages flagged
 			// IGNORE_UNREADABLE; a tampered flag must not make a forgery
 			// vanish without a trace.
+			unverified()
 			return e2e.Received{}, fmt.Errorf("otr: %w: data message did not verify", e2e.ErrDecrypt)
 		}
 		cv.seen = append(cv.seen, digest)
