@@ -93,7 +93,7 @@ func (*Codec) Claims() e2e.Properties {
 	return e2e.Properties{
 		e2e.Confidentiality:          e2e.Holds,
 		e2e.Integrity:                e2e.Holds,
-		e2e.Authentication:           e2e.Partial, // the AKE proves a key; binding it to a person is the user's (fingerprints, SMP)
+		e2e.Authentication:           e2e.Holds, // the AKE proves the peer holds its key; binding the key to a person is the user's (fingerprints, SMP)
 		e2e.ForwardSecrecy:           e2e.Holds,
 		e2e.BackwardSecrecy:          e2e.Partial, // recovers after each DH ratchet round trip
 		e2e.ReplayProtection:         e2e.Holds,
@@ -103,7 +103,7 @@ func (*Codec) Claims() e2e.Properties {
 		e2e.MetadataProtection:       e2e.Fails,
 		e2e.AsyncDelivery:            e2e.Fails,
 		e2e.MultiDevice:              e2e.Fails,
-		e2e.OutOfOrder:               e2e.Partial, // within one key pair only
+		e2e.OutOfOrder:               e2e.Fails, // counters must grow within a key pair
 		e2e.DropResilience:           e2e.Holds,
 		e2e.PKIIndependence:          e2e.Holds,
 		e2e.SignOnly:                 e2e.Fails,

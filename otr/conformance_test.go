@@ -1,0 +1,14 @@
+package otr
+
+import (
+	"testing"
+
+	"github.com/xmppe2e/xmppe2e/e2e/e2etest"
+)
+
+// TestConformance runs the project's conformance battery with the fixture
+// keys (DSA key generation is slow).
+func TestConformance(t *testing.T) {
+	e2etest.TestScheme(t, Scheme, e2etest.WithIdentities(
+		fixture(t, "juliet@capulet.lit"), fixture(t, "romeo@montague.lit"), fixture(t, "mercutio@capulet.lit")))
+}
