@@ -9,6 +9,10 @@ import (
 // TestConformance runs the project's conformance battery with the fixture
 // keys (DSA key generation is slow).
 func TestConformance(t *testing.T) {
-	e2etest.TestScheme(t, Scheme, e2etest.WithIdentities(
-		fixture(t, "juliet@capulet.lit"), fixture(t, "romeo@montague.lit"), fixture(t, "mercutio@capulet.lit")))
+	opts := []e2etest.Option{e2etest.WithIdentities(
+		fixture(t, "juliet@capulet.lit"), fixture(t, "romeo@montague.lit"), fixture(t, "mercutio@capulet.lit"))}
+	if raceEnabled {
+		opts = append(opts, e2etest.WithFlips(16)) // see raceEnabled
+	}
+	e2etest.TestScheme(t, Scheme, opts...)
 }

@@ -44,8 +44,11 @@ func acceptableFailure(err error) bool {
 func TestTamperSampled(t *testing.T) {
 	j, r := established(t, Scheme, Scheme)
 	ctx := context.Background()
-	tried := 0
-	for i := 0; tried < 120; i++ {
+	rounds := 60
+	if raceEnabled {
+		rounds = 12
+	}
+	for i := 0; i < rounds; i++ {
 		body := fmt.Sprintf("pay %d EUR to mercutio", i)
 		w := send(t, j, r, body)[0]
 		cp := w.Clone()
@@ -66,7 +69,6 @@ func TestTamperSampled(t *testing.T) {
 			b[pos] = otherChar(b[pos], i)
 			cp.SetBody(string(b))
 		}
-		tried++
 		res, err := r.s.Receive(ctx, cp)
 		switch {
 		case err != nil:
@@ -77,10 +79,10 @@ func TestTamperSampled(t *testing.T) {
 		default:
 			t.Fatalf("tamper %d: no error and opened %v", i, bodies(res.Opened))
 		}
-		// keep the conversation alive for the next round: romeo answers,
-		// which moves the keys on and clears any counter damage
-		pump(t, r, j, send(t, r, j, "ack"))
-		j.got = nil
+		if i%10 == 9 { // now and then a round trip, so keys rotate
+			pump(t, r, j, send(t, r, j, "ack"))
+			j.got = nil
+		}
 	}
 }
 
@@ -362,7 +364,11 @@ func TestForwardSecrecy(t *testing.T) {
 
 func TestConcurrentPairs(t *testing.T) {
 	var wg sync.WaitGroup
-	for i := 0; i < 8; i++ {
+	n := 8
+	if raceEnabled {
+		n = 3 // the conformance kit runs its own 8 pairs
+	}
+	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

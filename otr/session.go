@@ -244,11 +244,11 @@ func (s *Session) Encrypt(ctx context.Context, st *e2e.Stanza) ([]*e2e.Stanza, e
 	if cv.c.IsEncrypted() {
 		return s.send(cv, st)
 	}
-	if len(cv.queue) >= s.opts.MaxQueue {
-		return nil, ErrQueueFull
-	}
 	if cv.finished() {
 		return nil, ErrFinished
+	}
+	if len(cv.queue) >= s.opts.MaxQueue {
+		return nil, ErrQueueFull
 	}
 	cv.queue = append(cv.queue, st.Clone())
 	now := s.cfg.Now()
@@ -462,6 +462,10 @@ func (s *Session) receiveLine(cv *conv, st *e2e.Stanza, line string) (e2e.Receiv
 		return e2e.Received{}, err
 	}
 	res.Replies = replies
+	if len(replies) > 0 && !cv.c.IsEncrypted() {
+		// an AKE is under way: Encrypt must not restart it with a query
+		cv.queried = s.cfg.Now()
+	}
 
 	if isData {
 		verified := len(plain) > 0 || cv.ev.hasMessage(otr3.MessageEventLogHeartbeatReceived)

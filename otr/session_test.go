@@ -380,3 +380,20 @@ func seedOf(s string) int64 {
 	}
 	return h
 }
+
+// TestBothStart: both sides Encrypt before any AKE; the crossing queries
+// and D-H Commits resolve into one AKE and both held messages arrive.
+func TestBothStart(t *testing.T) {
+	j, r := pair(t, Scheme, Scheme)
+	qj := send(t, j, r, "from juliet, early")
+	qr := send(t, r, j, "from romeo, early")
+	pump(t, j, r, qj)
+	pump(t, r, j, qr)
+	noErrs(t, j, r)
+	if got := bodies(r.got); len(got) != 1 || got[0] != "from juliet, early" {
+		t.Fatalf("romeo got %q", got)
+	}
+	if got := bodies(j.got); len(got) != 1 || got[0] != "from romeo, early" {
+		t.Fatalf("juliet got %q", got)
+	}
+}
