@@ -12,7 +12,7 @@ func TestConformance(t *testing.T) {
 	opts := []e2etest.Option{e2etest.WithIdentities(
 		fixture(t, "juliet@capulet.lit"), fixture(t, "romeo@montague.lit"), fixture(t, "mercutio@capulet.lit"))}
 	if raceEnabled {
-		opts = append(opts, e2etest.WithFlips(16)) // see raceEnabled
+		opts = append(opts, e2etest.WithFlips(6)) // see raceEnabled; 64 without -race
 	}
 	e2etest.TestScheme(t, Scheme, opts...)
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/xmppe2e/xmppe2e/e2e"
+	"github.com/xmppe2e/xmppe2e/e2e/e2etest"
 	"github.com/xmppe2e/xmppe2e/internal/peers"
 	"mellium.im/xmpp/jid"
 )
@@ -166,7 +167,7 @@ func newLink(t testing.TB, o Options, tr *transcript) *link {
 	tr.V2Only, tr.FragmentSize, tr.Seed = o.V2Only, o.FragmentSize, ourSeed
 	s, err := New(o).Open(e2e.Config{
 		Local: fixture(t, "juliet@capulet.lit"), JID: julietJID,
-		Rand: rand.New(rand.NewSource(ourSeed)), Clock: clock(),
+		Rand: rand.New(rand.NewSource(ourSeed)), Clock: e2etest.Clock(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -244,6 +245,43 @@ func (l *link) close() {
 
 func (l *link) remoteCmd(c string) { l.fromRemote(l.rem.do(c)) }
 
+// fingerprintsAgree checks that both sides see each other's fingerprint as
+// the other reports its own, records the version and the peer's
+// fingerprint, and returns it.
+func (l *link) fingerprintsAgree(version int) string {
+	l.t.Helper()
+	pk, ok := l.s.PeerKey(remoteJID)
+	if !ok {
+		l.t.Fatal("no private conversation")
+	}
+	flat := func(fp string) string { return strings.ToLower(strings.ReplaceAll(fp, " ", "")) }
+	if want := flat(l.rem.last("EV FP ours ")); flat(pk.Fingerprint()) != want {
+		l.t.Fatalf("we see the peer's fingerprint as %s, it has %s", pk.Fingerprint(), want)
+	}
+	if got := flat(l.rem.last("EV FP theirs ")); got != flat(l.s.Fingerprint()) {
+		l.t.Fatalf("the peer sees our fingerprint as %s, want %s", got, l.s.Fingerprint())
+	}
+	if v := l.s.Version(remoteJID); v != version {
+		l.t.Fatalf("OTR version %d, want %d", v, version)
+	}
+	l.tr.Version, l.tr.PeerFP = version, pk.Fingerprint()
+	return pk.Fingerprint()
+}
+
+// remoteEnds has the peer end the conversation: we must be FINISHED and
+// refuse to send, with no error on the way.
+func (l *link) remoteEnds() {
+	l.t.Helper()
+	l.remoteCmd("!end")
+	if _, err := l.s.Encrypt(context.Background(), msg(julietJID, remoteJID, "", "late")); !errors.Is(err, ErrFinished) {
+		l.t.Fatalf("Encrypt after the peer ended: %v", err)
+	}
+	l.record(op{Op: "end"})
+	if len(l.errs) > 0 {
+		l.t.Fatalf("errors: %v", l.errs)
+	}
+}
+
 func (l *link) wantOpened(text string) {
 	l.t.Helper()
 	if len(l.opened) == 0 || l.opened[len(l.opened)-1] != text {
@@ -289,14 +327,7 @@ func TestPotrInteropPotrStarts(t *testing.T) {
 	if !l.s.Encrypted(remoteJID) || l.s.Version(remoteJID) != 2 || !l.rem.has("STATE encrypted") {
 		t.Fatalf("AKE with potr: encrypted=%v version=%d events=%v errs=%v", l.s.Encrypted(remoteJID), l.s.Version(remoteJID), l.rem.events, l.errs)
 	}
-	pk, _ := l.s.PeerKey(remoteJID)
-	if want := l.rem.last("EV FP ours "); !strings.EqualFold(strings.ReplaceAll(pk.Fingerprint(), " ", ""), want) {
-		t.Fatalf("fingerprint of potr: we see %s, potr has %s", pk.Fingerprint(), want)
-	}
-	if got := l.rem.last("EV FP theirs "); !strings.EqualFold(strings.ReplaceAll(l.s.Fingerprint(), " ", ""), got) {
-		t.Fatalf("potr sees our fingerprint as %s, want %s", got, l.s.Fingerprint())
-	}
-	tr.Version, tr.PeerFP = 2, pk.Fingerprint()
+	l.fingerprintsAgree(2)
 	l.remoteCmd("!send " + htmlText)
 	l.wantOpened(htmlText)
 	l.encrypt("hello potr " + htmlText)
@@ -322,14 +353,7 @@ func TestPotrInteropPotrStarts(t *testing.T) {
 		t.Fatalf("potr SMP mismatch: %v", l.rem.events)
 	}
 	// potr ends: we are FINISHED and cannot send
-	l.remoteCmd("!end")
-	if _, err := l.s.Encrypt(context.Background(), msg(julietJID, remoteJID, "", "late")); !errors.Is(err, ErrFinished) {
-		t.Fatalf("Encrypt after potr ended: %v", err)
-	}
-	l.record(op{Op: "end"})
-	if len(l.errs) > 0 {
-		t.Fatalf("errors: %v", l.errs)
-	}
+	l.remoteEnds()
 	l.finish("potr-v2-potr-starts")
 }
 
@@ -341,11 +365,7 @@ func TestPotrInteropWeStartFragments(t *testing.T) {
 	long := strings.Repeat("fragmented ", 60)
 	l.encrypt(long) // queued; the query goes out, the AKE runs, the message follows
 	l.wantRemotePlain(long)
-	if l.s.Version(remoteJID) != 2 {
-		t.Fatalf("version %d", l.s.Version(remoteJID))
-	}
-	pk, _ := l.s.PeerKey(remoteJID)
-	tr.Version, tr.PeerFP = 2, pk.Fingerprint()
+	l.fingerprintsAgree(2)
 	l.remoteCmd("!send " + long + "from potr")
 	l.wantOpened(long + "from potr")
 	if n := len(l.tr.Ops); n < 10 {
@@ -406,14 +426,9 @@ func TestLibotrInteropV3(t *testing.T) {
 	if l.s.Version(remoteJID) != 3 || !l.rem.has("GoneSecure v3") {
 		t.Fatalf("AKE with libotr: version %d events %v errs %v", l.s.Version(remoteJID), l.rem.events, l.errs)
 	}
-	pk, _ := l.s.PeerKey(remoteJID)
-	if pk.Fingerprint() != fixture(t, "romeo@montague.lit").peer().Fingerprint() {
-		t.Fatal("libotr's key fingerprint differs")
+	if l.fingerprintsAgree(3) != fixture(t, "romeo@montague.lit").peer().Fingerprint() {
+		t.Fatal("libotr's key is not the fixture we gave it")
 	}
-	if got := l.rem.last("EV FP theirs "); got != strings.ReplaceAll(l.s.Fingerprint(), " ", "") {
-		t.Fatalf("libotr sees our fingerprint as %s", got)
-	}
-	tr.Version, tr.PeerFP = 3, pk.Fingerprint()
 	l.encrypt(htmlText)
 	l.wantRemotePlain(htmlText)
 	l.remoteCmd("!send hello from libotr " + htmlText)
@@ -465,20 +480,12 @@ func TestLibotrInteropV2(t *testing.T) {
 	if l.s.Version(remoteJID) != 2 || !l.rem.has("GoneSecure v2") {
 		t.Fatalf("v2 AKE with libotr: version %d events %v", l.s.Version(remoteJID), l.rem.events)
 	}
-	pk, _ := l.s.PeerKey(remoteJID)
-	tr.Version, tr.PeerFP = 2, pk.Fingerprint()
+	l.fingerprintsAgree(2)
 	l.remoteCmd("!send v2 from libotr")
 	l.wantOpened("v2 from libotr")
 	l.startSMP("", "correct horse")
 	l.smp(SMPSucceeded)
-	l.remoteCmd("!end")
-	if _, err := l.s.Encrypt(context.Background(), msg(julietJID, remoteJID, "", "late")); !errors.Is(err, ErrFinished) {
-		t.Fatalf("Encrypt after libotr ended: %v", err)
-	}
-	l.record(op{Op: "end"})
-	if len(l.errs) > 0 {
-		t.Fatalf("errors: %v", l.errs)
-	}
+	l.remoteEnds()
 	l.finish("libotr-v2")
 }
 

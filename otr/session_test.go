@@ -6,16 +6,17 @@ import (
 	"math/rand"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/xmppe2e/xmppe2e/e2e"
+	"github.com/xmppe2e/xmppe2e/e2e/e2etest"
 	"mellium.im/xmpp/jid"
 )
 
+// The parties of the conformance kit.
 var (
-	julietJID   = jid.MustParse("juliet@capulet.lit/balcony")
-	romeoJID    = jid.MustParse("romeo@montague.lit/orchard")
-	mercutioJID = jid.MustParse("mercutio@capulet.lit/tomb")
+	julietJID   = e2etest.Juliet
+	romeoJID    = e2etest.Romeo
+	mercutioJID = e2etest.Mercutio
 )
 
 // party is one side of a test conversation.
@@ -27,16 +28,11 @@ type party struct {
 	errs []error
 }
 
-func clock() func() time.Time {
-	t := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	return func() time.Time { t = t.Add(time.Millisecond); return t }
-}
-
 func newParty(t testing.TB, c *Codec, key string, addr jid.JID, peers ...e2e.Peer) *party {
 	t.Helper()
 	s, err := c.Open(e2e.Config{
 		Local: fixture(t, key), JID: addr, Peers: peers,
-		Rand: rand.New(rand.NewSource(seedOf(key))), Clock: clock(),
+		Rand: rand.New(rand.NewSource(seedOf(key))), Clock: e2etest.Clock(),
 	})
 	if err != nil {
 		t.Fatal(err)
