@@ -39,6 +39,25 @@ const requeryAfter = 30 * time.Second
 // maxPending bounds the reassemblies of fragments kept per session.
 const maxPending = 64
 
+// maxConvs bounds the conversations of a session; beyond it, one that is
+// not private yet (an AKE a stranger started) makes room.
+const maxConvs = 1024
+
+// makeRoom drops a conversation that is not private when the session holds
+// maxConvs, and reports whether there is room for one more.
+func (s *Session) makeRoom() bool {
+	if len(s.convs) < maxConvs {
+		return true
+	}
+	for k, cv := range s.convs {
+		if !cv.c.IsEncrypted() && !cv.finished() && len(cv.queue) == 0 {
+			delete(s.convs, k)
+			return true
+		}
+	}
+	return false
+}
+
 // seenWindow is how many data message digests a conversation remembers to
 // recognise a redelivered stanza before otr3 sees it.
 const seenWindow = 256
@@ -366,8 +385,11 @@ func (s *Session) Receive(ctx context.Context, st *e2e.Stanza) (e2e.Received, er
 		}
 		r := s.frags[key]
 		if r == nil {
-			if len(s.frags) >= maxPending {
-				return e2e.Received{}, fmt.Errorf("otr: %w: too many partial fragmented messages", e2e.ErrMalformed)
+			for k := range s.frags { // full: drop some other sender's partial message
+				if len(s.frags) < maxPending {
+					break
+				}
+				delete(s.frags, k)
 			}
 			r = &reassembly{}
 			s.frags[key] = r
@@ -406,6 +428,9 @@ func (s *Session) receiveLine(cv *conv, st *e2e.Stanza, line string) (e2e.Receiv
 		// an error (which asks for a query) or a D-H Commit.
 		if isData || (isEncoded && hd.typ != 0x02) {
 			return e2e.Received{}, fmt.Errorf("otr: %w: no OTR conversation with %s", e2e.ErrDecrypt, st.From)
+		}
+		if !s.makeRoom() {
+			return e2e.Received{}, fmt.Errorf("otr: %w: %d private conversations open", e2e.ErrUnsupported, maxConvs)
 		}
 		cv = s.newConv(st.From)
 	}
@@ -568,6 +593,9 @@ func (s *Session) flush(cv *conv) ([]*e2e.Stanza, error) {
 // tag and answers with a D-H Commit.
 func (s *Session) receiveTagged(cv *conv, st *e2e.Stanza, body string) (e2e.Received, error) {
 	if cv == nil {
+		if !s.makeRoom() {
+			return e2e.Received{}, fmt.Errorf("otr: %w: %d private conversations open", e2e.ErrUnsupported, maxConvs)
+		}
 		cv = s.newConv(st.From)
 	}
 	encrypted := cv.c.IsEncrypted()
