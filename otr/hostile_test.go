@@ -7,14 +7,17 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/rand"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/xmppe2e/xmppe2e/e2e"
+	"github.com/xmppe2e/xmppe2e/internal/peers"
 	"mellium.im/xmpp/jid"
 )
 
@@ -294,6 +297,11 @@ func TestDeniability(t *testing.T) {
 	}
 	noErrs(t, j, r)
 	forged := 0
+	var sample struct {
+		old *dataMsg
+		key []byte
+		at  int
+	}
 	for i, d := range sent {
 		for _, k := range d.revealed {
 			for o, old := range sent[:i] {
@@ -310,6 +318,7 @@ func TestDeniability(t *testing.T) {
 				copy(f.raw[f.macEnd:], mac.Sum(nil))
 				if f.macValid(k) && !bytes.Equal(f.raw, old.raw) {
 					forged++
+					sample.old, sample.key, sample.at = old, k, at
 				}
 			}
 		}
@@ -318,6 +327,31 @@ func TestDeniability(t *testing.T) {
 		t.Fatal("no revealed MAC key verifies an earlier message")
 	}
 	t.Logf("%d earlier messages forged with MAC keys revealed later", forged)
+
+	// The same forgery with libotr's own toolkit (libotr5-bin): otr_modify
+	// rewrites known text at an offset and re-MACs with the revealed key.
+	t.Run("otr_modify", func(t *testing.T) {
+		tool := peers.Command(t, "otr_modify")
+		cmd := exec.Command(tool, hex.EncodeToString(sample.key), "10", "99", fmt.Sprint(sample.at))
+		cmd.Stdin = strings.NewReader(encodeRaw(sample.old.raw) + "\n")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("otr_modify: %v\n%s", err, out)
+		}
+		i := strings.Index(string(out), "?OTR:")
+		if i < 0 {
+			t.Fatalf("otr_modify printed no OTR message: %s", out)
+		}
+		line, _, _ := strings.Cut(string(out[i:]), "\n")
+		f := parseDataMsg(t, strings.TrimSpace(line))
+		o, at := sample.old, sample.old.encOff+sample.at
+		if len(f.raw) != len(o.raw) || f.raw[at] != o.raw[at]^'1'^'9' || f.raw[at+1] != o.raw[at+1]^'0'^'9' {
+			t.Fatal("otr_modify changed something else than the text at the offset")
+		}
+		if !f.macValid(sample.key) {
+			t.Fatal("otr_modify's forgery does not verify under the revealed key")
+		}
+	})
 }
 
 // TestForwardSecrecy: after the conversation ends, the long-term DSA keys of
