@@ -382,7 +382,7 @@ func TestPotrInteropWeStartFragments(t *testing.T) {
 }
 
 // buildLibotrPeer compiles testdata/interop/libotr_peer.c against libotr5-dev.
-func buildLibotrPeer(t *testing.T) string {
+func buildLibotrPeer(t testing.TB) string {
 	cc := peers.Command(t, "cc")
 	pc := peers.Command(t, "pkg-config")
 	peers.File(t, "/usr/include/libotr/proto.h", "libotr5-dev headers")
@@ -400,7 +400,7 @@ func buildLibotrPeer(t *testing.T) string {
 
 // libotrPeer starts the libotr peer with romeo's fixture key, written by our
 // MarshalKeyFile (so libotr reading it checks our key file export).
-func libotrPeer(t *testing.T, policy string) *remote {
+func libotrPeer(t testing.TB, policy string) *remote {
 	bin := buildLibotrPeer(t)
 	keyfile := filepath.Join(t.TempDir(), "otr.private_key")
 	b, err := MarshalKeyFile([]KeyFileAccount{{Name: "romeo@montague.lit", Protocol: "xmpp", Identity: fixture(t, "romeo@montague.lit")}})
