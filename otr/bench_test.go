@@ -2,11 +2,11 @@ package otr
 
 import (
 	"context"
-	"fmt"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/sha1"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
