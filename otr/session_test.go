@@ -3,6 +3,7 @@ package otr
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand"
 	"strings"
 	"testing"
@@ -394,5 +395,23 @@ func TestBothStart(t *testing.T) {
 	}
 	if got := bodies(j.got); len(got) != 1 || got[0] != "from romeo, early" {
 		t.Fatalf("juliet got %q", got)
+	}
+}
+
+func TestBounds(t *testing.T) {
+	j, r := pair(t, New(Options{MaxQueue: 2}), Scheme)
+	send(t, j, r, "one")
+	send(t, j, r, "two")
+	if _, err := j.s.Encrypt(context.Background(), msg(julietJID, romeoJID, "3", "three")); !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("third held stanza: %v", err)
+	}
+	// a full session makes room by dropping a conversation that is not private
+	s := r.s
+	for i := len(s.convs); i < maxConvs; i++ {
+		s.newConv(jid.MustParse(fmt.Sprintf("stranger%d@example.org/x", i)))
+	}
+	res, err := s.Receive(context.Background(), msg(mercutioJID, romeoJID, "q", "?OTRv23?"))
+	if err != nil || len(res.Replies) != 1 || len(s.convs) != maxConvs {
+		t.Fatalf("query into a full session: %v, %d replies, %d conversations", err, len(res.Replies), len(s.convs))
 	}
 }
