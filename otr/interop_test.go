@@ -339,6 +339,12 @@ func TestPotrInteropPotrStarts(t *testing.T) {
 	if !l.rem.has("SMP result succeeded") {
 		t.Fatalf("potr SMP: %v", l.rem.events)
 	}
+	// SMP, potr asks with a question
+	l.remoteCmd("!smpq which horse?\tcorrect horse")
+	l.smp(SMPSucceeded)
+	if q := l.s.SMP(remoteJID).Question; q != "which horse?" || !l.rem.has("SMP result succeeded") {
+		t.Fatalf("SMP with question from potr: question %q, events %v", q, l.rem.events)
+	}
 	// SMP, we ask with a question, potr answers right
 	l.startSMP("which horse?", "correct horse")
 	l.smp(SMPSucceeded)
@@ -443,7 +449,7 @@ func TestLibotrInteropV3(t *testing.T) {
 	// libotr asks with a question
 	l.rem.events = nil
 	l.remoteCmd("!smpq which horse?\tcorrect horse")
-	if q := l.s.SMP(remoteJID); q.State != SMPSucceeded {
+	if q := l.s.SMP(remoteJID); q.State != SMPSucceeded || q.Question != "which horse?" {
 		t.Fatalf("SMP with question from libotr: %+v", q)
 	}
 	// we ask with a question; mismatch next
