@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/xmppe2e/xmppe2e/e2e"
 	"github.com/xmppe2e/xmppe2e/openpgp"
+	"github.com/xmppe2e/xmppe2e/otr"
 	"github.com/xmppe2e/xmppe2e/smime"
 )
 
@@ -11,4 +12,5 @@ import (
 var schemes = []e2e.Scheme{
 	openpgp.Scheme,
 	smime.Scheme, smime.StrictScheme,
+	otr.Scheme,
 }
