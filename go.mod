@@ -7,7 +7,7 @@ require (
 	github.com/awnumar/memcall v0.5.0 // indirect
 	github.com/coyim/constbn v0.0.0-20251201142907-b19b950d1e1c // indirect
 	github.com/coyim/otr3 v0.0.0-20251201172118-4568b9acbc7c // indirect
-	github.com/go-jose/go-jose/v4 v4.1.8 // indirect
+	github.com/go-jose/go-jose/v4 v4.1.8
 	github.com/rogpeppe/go-internal v1.16.0 // indirect
 	github.com/smallstep/pkcs7 v0.2.3 // indirect
 	golang.org/x/crypto v0.41.0 // indirect
