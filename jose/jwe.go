@@ -80,7 +80,12 @@ type compact []string
 
 func (c compact) String() string { return strings.Join(c, ".") }
 
-var b64 = base64.RawURLEncoding
+var (
+	b64 = base64.RawURLEncoding
+	// b64Strict refuses set padding bits, so one value has one encoding
+	// (the replay cache keys on the text).
+	b64Strict = base64.RawURLEncoding.Strict()
+)
 
 func marshalJSON(v any) ([]byte, error) {
 	var b bytes.Buffer
@@ -168,11 +173,11 @@ func sealCompactCEK(rand io.Reader, h jweHeader, k any, cek, iv, pt []byte) (com
 // profile knows, with no "zip", "crit" or password-based algorithm. Keys in
 // the header (jwk, jku, x5u, x5c) are never used for anything.
 type protectedHeader struct {
-	Alg string          `json:"alg"`
-	Enc string          `json:"enc"`
-	Kid string          `json:"kid"`
-	Cty string          `json:"cty"`
-	Zip json.RawMessage `json:"zip"`
+	Alg  string          `json:"alg"`
+	Enc  string          `json:"enc"`
+	Kid  string          `json:"kid"`
+	Cty  string          `json:"cty"`
+	Zip  json.RawMessage `json:"zip"`
 	Crit json.RawMessage `json:"crit"`
 }
 

@@ -51,7 +51,11 @@ func parseKey(b []byte, private bool) (key, error) {
 		return key{}, fmt.Errorf("jose: %w: JWK key_ops: %v", e2e.ErrMalformed, err)
 	}
 	k.ops = extra.Ops
-	if !k.Valid() {
+	if b, sym := k.Key.([]byte); sym {
+		if len(b) == 0 {
+			return key{}, fmt.Errorf("jose: %w: empty oct JWK", e2e.ErrMalformed)
+		}
+	} else if !k.Valid() {
 		return key{}, fmt.Errorf("jose: %w: invalid JWK", e2e.ErrMalformed)
 	}
 	if !private && !k.IsPublic() {

@@ -144,9 +144,9 @@ func (*Profile) Claims() e2e.Properties {
 		e2e.Authentication: e2e.Partial,
 		// SMKs travel encrypted to long-term RSA keys: those keys and a
 		// wiretap open everything.
-		e2e.ForwardSecrecy:  e2e.Fails,
-		e2e.BackwardSecrecy: e2e.Partial, // a stolen SMK reads until rotation
-		e2e.ReplayProtection: e2e.Holds,
+		e2e.ForwardSecrecy:           e2e.Fails,
+		e2e.BackwardSecrecy:          e2e.Partial, // a stolen SMK reads until rotation
+		e2e.ReplayProtection:         e2e.Holds,
 		e2e.MessageRepudiation:       e2e.Fails,
 		e2e.ParticipationRepudiation: e2e.Fails,
 		e2e.WholeStanza:              e2e.Holds,

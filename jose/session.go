@@ -415,6 +415,9 @@ func (s *Session) open(st *e2e.Stanza, e *e2e.Element, depth int, checks []pendi
 		}
 		ik := inKey{st.From.String(), sid}
 		k, ok := s.smk(ik)
+		if !ok && s.sidOfOther(ik) {
+			return nil, nil, fmt.Errorf("jose: %w: SID %q belongs to another sender than %s", e2e.ErrBadSignature, sid, st.From)
+		}
 		if !ok {
 			if depth > 0 {
 				return nil, nil, fmt.Errorf("jose: %w: nested layer under unknown SID %q", e2e.ErrNoKey, sid)
@@ -432,17 +435,27 @@ func (s *Session) open(st *e2e.Stanza, e *e2e.Element, depth int, checks []pendi
 		if err != nil {
 			return nil, nil, err
 		}
-		if _, err := parseProtected(c[0], false); err != nil {
+		h, err := parseProtected(c[0], false)
+		if err != nil {
 			return nil, nil, err
 		}
 		peers := s.cfg.PeersFor(st.From)
 		if len(peers) == 0 {
+			// Not the sender's key: the key the header names, if pinned,
+			// to tell a misattributed signature from an unknown signer.
+			if kj := kidJID(h.Kid); !kj.Equal(jid.JID{}) {
+				peers = s.cfg.PeersFor(kj)
+			}
+		}
+		if len(peers) == 0 {
 			return nil, nil, fmt.Errorf("jose: %w: no signature key for %s (insufficient-information)", e2e.ErrNoKey, st.From.Bare())
 		}
-		err = nil
 		for _, p := range peers {
 			_, payload, verr := verifyCompact(c, p.(*Peer).key)
 			if verr == nil {
+				if !p.JID().Equal(st.From.Bare()) {
+					return nil, nil, fmt.Errorf("jose: %w: signed by %s, sent as %s", e2e.ErrBadSignature, p.JID(), st.From)
+				}
 				return s.finish(st, payload, "sig:"+c[2], false, p, depth, checks, true)
 			}
 			err = verr
@@ -466,6 +479,18 @@ func (s *Session) smk(ik inKey) (key, bool) {
 		}
 	}
 	return key{}, false
+}
+
+// sidOfOther reports whether an SMK named ik.sid is known from another
+// sender. SIDs are random and unique per generator, so a known SID under a
+// new sender address is a rewritten from attribute, not a new key.
+func (s *Session) sidOfOther(ik inKey) bool {
+	for k := range s.in {
+		if k.sid == ik.sid && k.from != ik.from {
+			return true
+		}
+	}
+	return false
 }
 
 // finish checks a decrypted or verified envelope against its outer stanza:

@@ -78,6 +78,9 @@ func readParts(e *e2e.Element, names []string) (compact, error) {
 		if err != nil {
 			return nil, fmt.Errorf("jose: %w: <%s/>: %v", e2e.ErrMalformed, names[i], err)
 		}
+		if _, err := b64Strict.DecodeString(s); err != nil {
+			return nil, fmt.Errorf("jose: %w: <%s/> is not canonical base64url", e2e.ErrMalformed, names[i])
+		}
 		out[i] = s
 	}
 	return out, nil
