@@ -217,6 +217,9 @@ func openCompact(c compact, k key) (h protectedHeader, pt []byte, err error) {
 	if len(c) != 5 {
 		return h, nil, fmt.Errorf("jose: %w: a compact JWE has 5 parts, got %d", e2e.ErrMalformed, len(c))
 	}
+	if err := strictParts(c); err != nil {
+		return h, nil, err
+	}
 	if h, err = parseProtected(c[0], true); err != nil {
 		return h, nil, err
 	}
@@ -262,6 +265,16 @@ func sigAlgs(s []string) []gojose.SignatureAlgorithm {
 		out[i] = gojose.SignatureAlgorithm(a)
 	}
 	return out
+}
+
+// strictParts checks that every part is canonical unpadded base64url.
+func strictParts(c compact) error {
+	for i, p := range c {
+		if _, err := b64Strict.DecodeString(p); err != nil {
+			return fmt.Errorf("jose: %w: part %d is not canonical base64url", e2e.ErrMalformed, i+1)
+		}
+	}
+	return nil
 }
 
 // splitCompact splits a compact serialization into n parts.
