@@ -28,6 +28,10 @@ import (
 // every SID in the object (it cannot tell which one is its own); the sender
 // releases only the one made for it. Draft-only receivers cannot read it.
 
+// wrapAlgs are the key-management algorithms a General JSON object may
+// name for its recipients (each key still opens only its pinned ones).
+var wrapAlgs = []string{"A128KW", "A192KW", "A256KW", "RSA-OAEP", "RSA-OAEP-256", "RSA1_5", "ECDH-ES+A128KW", "ECDH-ES+A192KW", "ECDH-ES+A256KW", "A128GCMKW", "A192GCMKW", "A256GCMKW"}
+
 type generalJWE struct {
 	Protected  string             `json:"protected"`
 	Recipients []generalRecipient `json:"recipients"`
@@ -189,12 +193,14 @@ func decryptGeneral(js string, k key, algs []string, kid string) (pt []byte, err
 			pt, err = nil, errDecrypt
 		}
 	}()
-	obj, err := gojose.ParseEncryptedJSON(js, keyAlgs(algs), encAlgs(contentAlgs))
+	// Other recipients may use other algorithms; the entry this key opens
+	// must use one pinned for the key.
+	obj, err := gojose.ParseEncryptedJSON(js, keyAlgs(wrapAlgs), encAlgs(contentAlgs))
 	if err != nil {
 		return nil, fmt.Errorf("jose: %w: %v", e2e.ErrMalformed, err)
 	}
 	_, h, pt, err := obj.DecryptMulti(k.Key)
-	if err != nil || h.KeyID != kid {
+	if err != nil || h.KeyID != kid || !slices.Contains(algs, h.Algorithm) {
 		return nil, errDecrypt
 	}
 	return pt, nil

@@ -143,15 +143,20 @@ func sealCompact(rand io.Reader, h jweHeader, k any, pt []byte) (compact, error)
 // sealCompactCEK is sealCompact with a given CEK and, when iv is not nil, a
 // given IV: the path known-answer tests use to reproduce published output.
 func sealCompactCEK(rand io.Reader, h jweHeader, k any, cek, iv, pt []byte) (compact, error) {
-	aead, err := newAEAD(h.Enc, cek)
-	if err != nil {
-		return nil, err
-	}
-	ek, err := wrapCEK(rand, h.Alg, k, cek)
-	if err != nil {
-		return nil, err
-	}
 	hdr, err := marshalJSON(h)
+	if err != nil {
+		return nil, err
+	}
+	return sealRaw(rand, hdr, h.Alg, h.Enc, k, cek, iv, pt)
+}
+
+// sealRaw encrypts with the protected header hdr (JSON, naming alg and enc).
+func sealRaw(rand io.Reader, hdr []byte, alg, enc string, k any, cek, iv, pt []byte) (compact, error) {
+	aead, err := newAEAD(enc, cek)
+	if err != nil {
+		return nil, err
+	}
+	ek, err := wrapCEK(rand, alg, k, cek)
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +168,7 @@ func sealCompactCEK(rand io.Reader, h jweHeader, k any, cek, iv, pt []byte) (com
 	}
 	encHdr := b64.EncodeToString(hdr)
 	sealed := aead.Seal(nil, iv, pt, []byte(encHdr))
-	tagLen := tagSize(h.Enc)
+	tagLen := tagSize(enc)
 	ct, tag := sealed[:len(sealed)-tagLen], sealed[len(sealed)-tagLen:]
 	return compact{encHdr, b64.EncodeToString(ek), b64.EncodeToString(iv), b64.EncodeToString(ct), b64.EncodeToString(tag)}, nil
 }
