@@ -150,8 +150,8 @@ func (*Profile) Claims() e2e.Properties {
 		e2e.MessageRepudiation:       e2e.Fails,
 		e2e.ParticipationRepudiation: e2e.Fails,
 		e2e.WholeStanza:              e2e.Holds,
-		e2e.MetadataProtection:       e2e.Fails, // SID, kid, alg and stanza type are clear
-		e2e.AsyncDelivery:            e2e.Fails, // the key request needs the sender online (-06 §5)
+		e2e.MetadataProtection:       e2e.Fails,   // SID, kid, alg and stanza type are clear
+		e2e.AsyncDelivery:            e2e.Partial, // pre-placed SMKs (-07 §4) open offline; the -06 key request needs the sender online
 		e2e.MultiDevice:              e2e.Partial,
 		e2e.OutOfOrder:               e2e.Fails, // a decreasing timestamp is refused (-06 §7)
 		e2e.DropResilience:           e2e.Holds,
