@@ -275,7 +275,7 @@ func sigAlgs(s []string) []gojose.SignatureAlgorithm {
 // strictParts checks that every part is canonical unpadded base64url.
 func strictParts(c compact) error {
 	for i, p := range c {
-		if _, err := b64Strict.DecodeString(p); err != nil {
+		if !canonicalB64(p) {
 			return fmt.Errorf("jose: %w: part %d is not canonical base64url", e2e.ErrMalformed, i+1)
 		}
 	}

@@ -74,6 +74,7 @@ type Session struct {
 	seen     map[string]time.Time // replay cache: layer id → its stamp
 	last     map[string]time.Time // sender full JID → newest accepted stamp
 	lastSent time.Time
+	pruneAt  int // replay cache size that triggers the next sweep
 }
 
 var _ e2e.Session = (*Session)(nil)
@@ -571,7 +572,7 @@ func (s *Session) checkStamp(outer *e2e.Stanza, ts time.Time) error {
 // their own: older than the newest stamp of their sender by more than the
 // window. (A replay of them fails as stale or decreasing.)
 func (s *Session) pruneSeen() {
-	if len(s.seen) < replayCacheSoftLimit {
+	if len(s.seen) < max(replayCacheSoftLimit, s.pruneAt) {
 		return
 	}
 	cut := s.cfg.Now().Add(-2 * s.o.Window)
@@ -580,6 +581,8 @@ func (s *Session) pruneSeen() {
 			delete(s.seen, k)
 		}
 	}
+	s.pruneAt = 2 * len(s.seen) // amortized: the next sweep waits for as many new entries
+
 }
 
 // hold keeps st until one of keys arrives, and asks the sender for the SMK

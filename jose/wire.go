@@ -78,33 +78,72 @@ func readParts(e *e2e.Element, names []string) (compact, error) {
 		if err != nil {
 			return nil, fmt.Errorf("jose: %w: <%s/>: %v", e2e.ErrMalformed, names[i], err)
 		}
-		if _, err := b64Strict.DecodeString(s); err != nil {
-			return nil, fmt.Errorf("jose: %w: <%s/> is not canonical base64url", e2e.ErrMalformed, names[i])
-		}
 		out[i] = s
 	}
 	return out, nil
 }
 
-// b64Text strips XML whitespace and checks the base64url alphabet.
+// b64Text strips XML whitespace and checks the base64url alphabet and
+// that unused trailing bits are zero (one value, one encoding: the replay
+// cache keys on the text).
 func b64Text(t string) (string, error) {
-	var b strings.Builder
-	b.Grow(len(t))
+	clean := true
 	for i := 0; i < len(t); i++ {
 		c := t[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
-		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_':
-			b.WriteByte(c)
-		default:
-			return "", fmt.Errorf("character %q is not base64url", c)
+		if b64Index(c) < 0 {
+			if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+				return "", fmt.Errorf("character %q is not base64url", c)
+			}
+			clean = false
 		}
 	}
-	s := b.String()
-	if len(s)%4 == 1 {
-		return "", fmt.Errorf("impossible base64url length")
+	s := t
+	if !clean {
+		var b strings.Builder
+		b.Grow(len(t))
+		for i := 0; i < len(t); i++ {
+			if b64Index(t[i]) >= 0 {
+				b.WriteByte(t[i])
+			}
+		}
+		s = b.String()
+	}
+	if !canonicalB64(s) {
+		return "", fmt.Errorf("not canonical unpadded base64url")
 	}
 	return s, nil
+}
+
+// b64Index is the value of a base64url character, -1 for others.
+func b64Index(c byte) int { return int(b64Values[c]) }
+
+var b64Values = func() (t [256]int8) {
+	for i := range t {
+		t[i] = -1
+	}
+	for i, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" {
+		t[c] = int8(i)
+	}
+	return t
+}()
+
+// canonicalB64 reports whether s is unpadded base64url of a whole number of
+// octets with zero unused bits (what base64.RawURLEncoding.Strict accepts).
+func canonicalB64(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if b64Index(s[i]) < 0 {
+			return false
+		}
+	}
+	switch len(s) % 4 {
+	case 1:
+		return false
+	case 2:
+		return b64Index(s[len(s)-1])&0x0f == 0
+	case 3:
+		return b64Index(s[len(s)-1])&0x03 == 0
+	}
+	return true
 }
 
 // stampFormat is XEP-0082 with milliseconds in UTC, as -06 §7 asks.
