@@ -264,7 +264,10 @@ func (id *Identity) Marshal() ([]byte, error) {
 	if len(id.smks) == 0 {
 		return json.Marshal(id.priv.JSONWebKey)
 	}
-	set := gojose.JSONWebKeySet{Keys: []gojose.JSONWebKey{id.priv.JSONWebKey}}
+	var set gojose.JSONWebKeySet
+	if id.priv.Key != nil {
+		set.Keys = append(set.Keys, id.priv.JSONWebKey)
+	}
 	set.Keys = append(set.Keys, id.SessionKeys()...)
 	return json.Marshal(set)
 }

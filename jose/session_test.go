@@ -552,6 +552,9 @@ func TestPreplacedSMKOffline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if again, err := rid.Marshal(); err != nil || !strings.Contains(string(again), `"kid":"pre-placed-1"`) {
+		t.Fatalf("SMK-only identity: %s %v", again, err)
+	}
 	jidP, err := Scheme.ParseIdentity(b)
 	if err != nil {
 		t.Fatal(err)
