@@ -167,10 +167,15 @@ func sealRaw(rand io.Reader, hdr []byte, alg, enc string, k any, cek, iv, pt []b
 		}
 	}
 	encHdr := b64.EncodeToString(hdr)
+	return sealEncoded(encHdr, enc, aead, ek, iv, pt), nil
+}
+
+// sealEncoded finishes a compact JWE under an encoded header.
+func sealEncoded(encHdr, enc string, aead cipher.AEAD, ek, iv, pt []byte) compact {
 	sealed := aead.Seal(nil, iv, pt, []byte(encHdr))
 	tagLen := tagSize(enc)
 	ct, tag := sealed[:len(sealed)-tagLen], sealed[len(sealed)-tagLen:]
-	return compact{encHdr, b64.EncodeToString(ek), b64.EncodeToString(iv), b64.EncodeToString(ct), b64.EncodeToString(tag)}, nil
+	return compact{encHdr, b64.EncodeToString(ek), b64.EncodeToString(iv), b64.EncodeToString(ct), b64.EncodeToString(tag)}
 }
 
 // protectedHeader decodes and checks a JWE or JWS protected header without
@@ -228,9 +233,19 @@ func openCompact(c compact, k key) (h protectedHeader, pt []byte, err error) {
 	if h, err = parseProtected(c[0], true); err != nil {
 		return h, nil, err
 	}
+	pt, err = openParsed(c, h, k)
+	return h, pt, err
+}
+
+// openParsed is openCompact for parts already checked by readParts and a
+// header already checked by parseProtected.
+func openParsed(c compact, h protectedHeader, k key) (pt []byte, err error) {
 	algs := allowedAlgs(k, forKeyWrap)
 	if !slices.Contains(algs, h.Alg) {
-		return h, nil, fmt.Errorf("jose: %w: algorithm %q is not allowed for this key", e2e.ErrDecrypt, h.Alg)
+		return nil, fmt.Errorf("jose: %w: algorithm %q is not allowed for this key", e2e.ErrDecrypt, h.Alg)
+	}
+	if smk, ok := k.Key.([]byte); ok {
+		return openKW(c, h, smk)
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -239,13 +254,41 @@ func openCompact(c compact, k key) (h protectedHeader, pt []byte, err error) {
 	}()
 	obj, err := gojose.ParseEncryptedCompact(c.String(), keyAlgs(algs), encAlgs(contentAlgs))
 	if err != nil {
-		return h, nil, fmt.Errorf("jose: %w: %v", e2e.ErrMalformed, err)
+		return nil, fmt.Errorf("jose: %w: %v", e2e.ErrMalformed, err)
 	}
 	pt, err = obj.Decrypt(k.Key)
 	if err != nil {
-		return h, nil, errDecrypt
+		return nil, errDecrypt
 	}
-	return h, pt, nil
+	return pt, nil
+}
+
+// openKW decrypts a compact JWE whose CEK is AES-key-wrapped with smk (the
+// stanza path): unwrap, then the AEAD over the encoded header as AAD. The
+// header is already checked and the alg pinned; parts are canonical
+// base64url.
+func openKW(c compact, h protectedHeader, smk []byte) ([]byte, error) {
+	ek, _ := b64.DecodeString(c[1])
+	iv, _ := b64.DecodeString(c[2])
+	ct, _ := b64.DecodeString(c[3])
+	tag, _ := b64.DecodeString(c[4])
+	kek, err := aes.NewCipher(smk)
+	if err != nil {
+		return nil, errDecrypt
+	}
+	cek, err := josecipher.KeyUnwrap(kek, ek)
+	if err != nil || len(cek) != cekSize(h.Enc) {
+		return nil, errDecrypt
+	}
+	aead, err := newAEAD(h.Enc, cek)
+	if err != nil || len(iv) != aead.NonceSize() || len(tag) != tagSize(h.Enc) {
+		return nil, errDecrypt
+	}
+	pt, err := aead.Open(nil, iv, append(ct, tag...), []byte(c[0]))
+	if err != nil {
+		return nil, errDecrypt
+	}
+	return pt, nil
 }
 
 func keyAlgs(s []string) []gojose.KeyAlgorithm {

@@ -2,6 +2,8 @@ package jose
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/rsa"
 	"errors"
 	"fmt"
@@ -11,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	josecipher "github.com/go-jose/go-jose/v4/cipher"
 	"mellium.im/xmpp/jid"
 
 	"github.com/xmppe2e/xmppe2e/e2e"
@@ -40,6 +43,41 @@ type smkEntry struct {
 	retired   time.Time // zero while the key is the current one for to
 	uses      int
 	preplaced bool
+
+	encHdr, enc string       // cached encoded protected header and its enc
+	kek         cipher.Block // AES key-wrap cipher of key
+}
+
+// seal encrypts m under the SMK with a fresh CEK and IV; the encoded
+// protected header, the same for every stanza under this SMK, is made once.
+func (e *smkEntry) seal(rand io.Reader, enc string, m []byte) (compact, error) {
+	if e.encHdr == "" || e.enc != enc {
+		hdr, err := marshalJSON(jweHeader{Alg: e.alg, Enc: enc, Kid: e.sid})
+		if err != nil {
+			return nil, err
+		}
+		if e.kek, err = aes.NewCipher(e.key); err != nil {
+			return nil, err
+		}
+		e.encHdr, e.enc = b64.EncodeToString(hdr), enc
+	}
+	cek := make([]byte, cekSize(enc))
+	if _, err := io.ReadFull(rand, cek); err != nil {
+		return nil, err
+	}
+	ek, err := josecipher.KeyWrap(e.kek, cek)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := newAEAD(enc, cek)
+	if err != nil {
+		return nil, err
+	}
+	iv := make([]byte, aead.NonceSize())
+	if _, err := io.ReadFull(rand, iv); err != nil {
+		return nil, err
+	}
+	return sealEncoded(e.encHdr, enc, aead, ek, iv, m), nil
 }
 
 type inKey struct{ from, sid string }
@@ -75,6 +113,7 @@ type Session struct {
 	last     map[string]time.Time // sender full JID → newest accepted stamp
 	lastSent time.Time
 	pruneAt  int // replay cache size that triggers the next sweep
+	headers  map[string]protectedHeader
 }
 
 var _ e2e.Session = (*Session)(nil)
@@ -91,6 +130,7 @@ func (p *Profile) NewSession(cfg e2e.Config) (e2e.Session, error) {
 		current: map[string]*smkEntry{}, bySID: map[string]*smkEntry{},
 		in: map[inKey]key{}, requests: map[string]*request{},
 		seen: map[string]time.Time{}, last: map[string]time.Time{},
+		headers: map[string]protectedHeader{},
 	}
 	if cfg.Local != nil {
 		id, ok := cfg.Local.(*Identity)
@@ -257,7 +297,7 @@ func (s *Session) encrypt(st *e2e.Stanza) ([]*e2e.Stanza, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := sealCompact(s.random(), jweHeader{Alg: e.alg, Enc: s.o.Content, Kid: e.sid}, e.key, envelope(inner, now))
+	c, err := e.seal(s.random(), s.o.Content, envelope(inner, now))
 	if err != nil {
 		return nil, err
 	}
@@ -407,7 +447,7 @@ func (s *Session) open(st *e2e.Stanza, e *e2e.Element, depth int, checks []pendi
 			return nil, nil, err
 		}
 		sid, _ := e.AttrValue("id")
-		h, err := parseProtected(c[0], true)
+		h, err := s.header(c[0])
 		if err != nil {
 			return nil, nil, err
 		}
@@ -426,7 +466,7 @@ func (s *Session) open(st *e2e.Stanza, e *e2e.Element, depth int, checks []pendi
 			replies, err := s.hold(st, e, []inKey{ik})
 			return nil, replies, err
 		}
-		_, pt, err := openCompact(c, k)
+		pt, err := openParsed(c, h, k)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -464,6 +504,23 @@ func (s *Session) open(st *e2e.Stanza, e *e2e.Element, depth int, checks []pendi
 		return nil, nil, err
 	}
 	return nil, nil, fmt.Errorf("jose: %w: <e2e type=%q/>", e2e.ErrMalformed, typ)
+}
+
+// header parses a JWE protected header through a small cache: under one SMK
+// every stanza carries the same header.
+func (s *Session) header(enc string) (protectedHeader, error) {
+	if h, ok := s.headers[enc]; ok {
+		return h, nil
+	}
+	h, err := parseProtected(enc, true)
+	if err != nil {
+		return h, err
+	}
+	if len(s.headers) >= 64 {
+		clear(s.headers)
+	}
+	s.headers[enc] = h
+	return h, nil
 }
 
 // smk finds an inbound SMK: one learned from that sender, or a pre-placed
