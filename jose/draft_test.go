@@ -30,7 +30,7 @@ const (
 	draftCMK = "LViSXX0Jx-I3v1zY1-KcGeivmWKuq0QE_71ywQGU6OhlM2NoQo1zHi77zI3ieIUh7Wb1S3kXmNily0_FZoIG7A"
 )
 
-func draftFile(t *testing.T, name string) []byte {
+func draftFile(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", "draft06", name))
 	if err != nil {
@@ -39,7 +39,7 @@ func draftFile(t *testing.T, name string) []byte {
 	return b
 }
 
-func draftStanza(t *testing.T, name string) *e2e.Stanza {
+func draftStanza(t testing.TB, name string) *e2e.Stanza {
 	t.Helper()
 	st, err := e2e.Parse(draftFile(t, name))
 	if err != nil {

@@ -42,20 +42,8 @@ func fuzzSeeds(t testing.TB) [][]byte {
 	iq, _ := r.s.keyRequest(j.jid, "nope")
 	ref, _ := j.s.Receive(ctx, iq)
 	add(ref.Replies...)
-	add(draftStanzaTB(t, "enc-3.4.xml"), draftStanzaTB(t, "sig-4.4.xml"), draftStanzaTB(t, "keyreq-5.4-response.xml"))
+	add(draftStanza(t, "enc-3.4.xml"), draftStanza(t, "sig-4.4.xml"), draftStanza(t, "keyreq-5.4-response.xml"))
 	return out
-}
-
-func draftStanzaTB(t testing.TB, name string) *e2e.Stanza {
-	b, err := os.ReadFile(filepath.Join("testdata", "draft06", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := e2e.Parse(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
 }
 
 // fuzzReceiver is romeo with juliet's SMK pre-placed, juliet's signing key

@@ -220,17 +220,28 @@ func parseProtected(s string, jwe bool) (protectedHeader, error) {
 // errDecrypt is the one error of every failed decryption (no oracle).
 var errDecrypt = fmt.Errorf("jose: %w", e2e.ErrDecrypt)
 
-// openCompact decrypts a compact JWE with k, accepting only the algorithms
-// pinned for k (allowedAlgs). It returns the checked protected header.
-// go-jose does the cryptography; a panic in it becomes ErrDecrypt.
-func openCompact(c compact, k key) (h protectedHeader, pt []byte, err error) {
-	if len(c) != 5 {
-		return h, nil, fmt.Errorf("jose: %w: a compact JWE has 5 parts, got %d", e2e.ErrMalformed, len(c))
+// checkCompact checks the shape of a compact JWE (5 parts) or JWS (3
+// parts): canonical base64url everywhere and an acceptable protected header.
+func checkCompact(c compact, jwe bool) (protectedHeader, error) {
+	n, what := 3, "JWS"
+	if jwe {
+		n, what = 5, "JWE"
+	}
+	if len(c) != n {
+		return protectedHeader{}, fmt.Errorf("jose: %w: a compact %s has %d parts, got %d", e2e.ErrMalformed, what, n, len(c))
 	}
 	if err := strictParts(c); err != nil {
-		return h, nil, err
+		return protectedHeader{}, err
 	}
-	if h, err = parseProtected(c[0], true); err != nil {
+	return parseProtected(c[0], jwe)
+}
+
+// openCompact decrypts a compact JWE with k, accepting only the algorithms
+// pinned for k (allowedAlgs). It returns the checked protected header.
+// AES key wrap is done here; RSA and ECDH by go-jose, whose panics become
+// ErrDecrypt.
+func openCompact(c compact, k key) (h protectedHeader, pt []byte, err error) {
+	if h, err = checkCompact(c, true); err != nil {
 		return h, nil, err
 	}
 	pt, err = openParsed(c, h, k)
