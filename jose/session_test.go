@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -345,6 +346,29 @@ func TestRefusedAlgorithms(t *testing.T) {
 	}
 }
 
+// TestRefusedSignatureAlgorithms: "none", and HMAC keyed with the RSA
+// public key (algorithm confusion), are refused.
+func TestRefusedSignatureAlgorithms(t *testing.T) {
+	clk := newClock()
+	j := newParty(t, Scheme, "juliet", clk, 1, "romeo")
+	r := newParty(t, Scheme, "romeo", clk, 2, "juliet")
+	for _, alg := range []string{"none", "HS256", "ES256", "RS1"} {
+		w, err := j.s.Sign(ctx, msg(fullJIDs["juliet"], fullJIDs["romeo"], "x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts := w[0].Child(NS, "e2e").Elements()
+		parts[0].SetText(b64.EncodeToString([]byte(`{"alg":"` + alg + `","kid":"juliet@capulet.lit"}`)))
+		if alg == "none" {
+			parts[2].SetText("")
+		}
+		res, err := r.s.Receive(ctx, w[0])
+		if err == nil || len(res.Opened) != 0 {
+			t.Errorf("alg %s accepted", alg)
+		}
+	}
+}
+
 func TestSignAndVerify(t *testing.T) {
 	clk := newClock()
 	j := newParty(t, Scheme, "juliet", clk, 1, "romeo")
@@ -588,6 +612,14 @@ func TestErrorReply(t *testing.T) {
 	}
 	if ErrorReply(st, e2e.ErrReplay) != nil {
 		t.Fatal("replies to a replay")
+	}
+	stale := ErrorReply(st, fmt.Errorf("x: %w", e2e.ErrStale)).Child(e2e.NSClient, "error")
+	if stale.Child(nsStanzas, "not-acceptable") == nil || stale.Child(NS, CondBadTimestamp) == nil {
+		t.Fatalf("stale: %s", stale.Bytes())
+	}
+	iq := &e2e.Stanza{Kind: e2e.IQ, Type: "get", ID: "q", From: st.From, To: st.To, Children: st.Children}
+	if rep := ErrorReply(iq, errDecrypt); rep == nil || rep.Kind != e2e.IQ || rep.Type != "error" || rep.ID != "q" {
+		t.Fatalf("undecryptable iq: %v", rep)
 	}
 	clk := newClock()
 	j := newParty(t, Scheme, "juliet", clk, 1, "romeo")
