@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	gojose "github.com/go-jose/go-jose/v4"
 	"mellium.im/xmpp/jid"
 
 	"github.com/xmppe2e/xmppe2e/e2e"
@@ -197,3 +198,5 @@ func mustJSON(t testing.TB, v any) []byte {
 	}
 	return b
 }
+
+func gojoseKey(smk []byte) gojose.JSONWebKey { return gojose.JSONWebKey{Key: smk} }

@@ -627,3 +627,42 @@ func TestErrorReply(t *testing.T) {
 		t.Fatalf("peer's decryption-failed: %v", err)
 	}
 }
+
+// TestStampsStrictlyIncrease: with a clock that stands still, the sender
+// still never emits equal stamps (-06 §7), and the receiver accepts them.
+func TestStampsStrictlyIncrease(t *testing.T) {
+	now := time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
+	still := func() time.Time { return now }
+	j := newParty(t, Scheme, "juliet", newClock(), 1, "romeo")
+	r := newParty(t, Scheme, "romeo", newClock(), 2, "juliet")
+	j.s.cfg.Clock, r.s.cfg.Clock = still, still
+	var last time.Time
+	var wires []*e2e.Stanza
+	for range 5 {
+		w := encrypt(t, j, msg(fullJIDs["juliet"], fullJIDs["romeo"], "tick"))
+		k := j.s.current["romeo@montague.lit"]
+		_, pt, err := openCompact(mustParts(t, w[0]), key{JSONWebKey: gojoseKey(k.key)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, ts, err := parseEnvelope(pt)
+		if err != nil || !ts.After(last) {
+			t.Fatalf("stamp %v after %v (%v)", ts, last, err)
+		}
+		last = ts
+		wires = append(wires, w...)
+	}
+	opened, errs := pump(t, []*party{j, r}, wires)
+	if len(errs) != 0 || len(opened["romeo"]) != 5 {
+		t.Fatal(errs)
+	}
+}
+
+func mustParts(t *testing.T, w *e2e.Stanza) compact {
+	t.Helper()
+	c, err := readParts(w.Child(NS, "e2e"), jweParts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
