@@ -24,6 +24,9 @@ const (
 	// MaxHeld bounds the stanzas a session holds while key requests are in
 	// flight; more are ErrNoKey.
 	MaxHeld = 256
+	// MaxLearned bounds the SMKs a session keeps from key requests; the
+	// oldest is forgotten first (a stanza under it asks again).
+	MaxLearned = 1024
 	// MaxNesting is how many sign/encrypt layers Receive opens inside each
 	// other (-06 §6: at least one, "reasonable limits" beyond).
 	MaxNesting = 4
@@ -114,6 +117,8 @@ type Session struct {
 	lastSent time.Time
 	pruneAt  int // replay cache size that triggers the next sweep
 	headers  map[string]protectedHeader
+
+	learnOrder []inKey // keys of in, oldest first
 }
 
 var _ e2e.Session = (*Session)(nil)
@@ -539,6 +544,20 @@ func (s *Session) smk(ik inKey) (key, bool) {
 	return key{}, false
 }
 
+// learn stores an SMK received by key request. The table keeps the
+// MaxLearned most recent keys: senders rotate, and a session must not grow
+// without bound.
+func (s *Session) learn(ik inKey, k key) {
+	if _, ok := s.in[ik]; !ok {
+		s.learnOrder = append(s.learnOrder, ik)
+	}
+	s.in[ik] = k
+	for len(s.learnOrder) > MaxLearned {
+		delete(s.in, s.learnOrder[0])
+		s.learnOrder = s.learnOrder[1:]
+	}
+}
+
 // sidOfOther reports whether an SMK named ik.sid is known from another
 // sender. SIDs are random and unique per generator, so a known SID under a
 // new sender address is a rewritten from attribute, not a new key.
@@ -859,7 +878,7 @@ func (s *Session) keyResponse(st *e2e.Stanza, kr *e2e.Element) (e2e.Received, er
 		return e2e.Received{}, fmt.Errorf("jose: %w: key response is not an SMK for SID %q", e2e.ErrMalformed, sid)
 	}
 	ik := inKey{req.peer.String(), sid}
-	s.in[ik] = k
+	s.learn(ik, k)
 	delete(s.requests, st.ID)
 	return s.release(ik), nil
 }

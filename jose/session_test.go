@@ -666,3 +666,16 @@ func mustParts(t *testing.T, w *e2e.Stanza) compact {
 	}
 	return c
 }
+
+func TestLearnedKeysBounded(t *testing.T) {
+	r := newParty(t, Scheme, "romeo", newClock(), 2, "juliet")
+	for i := range MaxLearned + 10 {
+		r.s.learn(inKey{fullJIDs["juliet"], fmt.Sprint(i)}, key{JSONWebKey: gojoseKey(make([]byte, 32))})
+	}
+	if len(r.s.in) != MaxLearned {
+		t.Fatalf("%d keys kept", len(r.s.in))
+	}
+	if _, ok := r.s.in[inKey{fullJIDs["juliet"], "0"}]; ok {
+		t.Fatal("oldest key kept")
+	}
+}
