@@ -212,12 +212,22 @@ func thumbprint(k gojose.JSONWebKey) string {
 
 // Identity is a local party's long-term key: an RSA key pair (RS256
 // signatures and RSA-OAEP key transport of SMKs) bound to a bare JID by its
-// "kid", plus any pre-placed Session Master Keys (oct keys whose "kid" is
-// the SID) read from a JWK Set.
+// "kid", or two of them with "use" "sig" and "use" "enc", plus any
+// pre-placed Session Master Keys (oct keys whose "kid" is the SID) read from
+// a JWK Set.
 type Identity struct {
 	addr jid.JID
-	priv key
+	priv key  // signing key (and device key when enc is nil)
+	enc  *key // separate device key for SMK transport, or nil
 	smks []key
+}
+
+// device is the key that SMKs are encrypted to.
+func (id *Identity) device() key {
+	if id.enc != nil {
+		return *id.enc
+	}
+	return id.priv
 }
 
 // NewIdentity returns the identity of addr with the RSA private key priv.
@@ -234,7 +244,11 @@ func (id *Identity) JID() jid.JID { return id.addr }
 
 // Public returns the public half as a *Peer.
 func (id *Identity) Public() e2e.Peer {
-	return &Peer{addr: id.addr, key: key{JSONWebKey: id.priv.Public(), ops: id.priv.ops}}
+	p := &Peer{addr: id.addr, key: key{JSONWebKey: id.priv.Public(), ops: id.priv.ops}}
+	if id.enc != nil {
+		p.enc = &key{JSONWebKey: id.enc.Public(), ops: id.enc.ops}
+	}
+	return p
 }
 
 // SessionKeys returns the pre-placed Session Master Keys, as oct JWKs whose
@@ -261,12 +275,15 @@ func (id *Identity) WithSessionKey(sid string, smk []byte) (*Identity, error) {
 // Marshal writes the identity as a private JWK, or as a JWK Set when it
 // holds pre-placed SMKs. ParseIdentity reads both back.
 func (id *Identity) Marshal() ([]byte, error) {
-	if len(id.smks) == 0 {
+	if len(id.smks) == 0 && id.enc == nil {
 		return json.Marshal(id.priv.JSONWebKey)
 	}
 	var set gojose.JSONWebKeySet
 	if id.priv.Key != nil {
 		set.Keys = append(set.Keys, id.priv.JSONWebKey)
+	}
+	if id.enc != nil {
+		set.Keys = append(set.Keys, id.enc.JSONWebKey)
 	}
 	set.Keys = append(set.Keys, id.SessionKeys()...)
 	return json.Marshal(set)
@@ -278,11 +295,20 @@ func (id *Identity) rsaKey() *rsa.PrivateKey {
 }
 
 // Peer is a remote party's public key: an RSA public JWK whose "kid" is the
-// party's bare JID (zero JID when the kid is not one). Its fingerprint is
-// the RFC 7638 SHA-256 thumbprint.
+// party's bare JID (zero JID when the kid is not one), or a JWK Set of a
+// signing key ("use" "sig") and a device key ("use" "enc"). Its fingerprint
+// is the RFC 7638 SHA-256 thumbprint of the (signing) key; the device key is
+// trusted with it.
 type Peer struct {
 	addr jid.JID
-	key  key
+	key  key  // signing key (and device key when enc is nil)
+	enc  *key // separate device key, or nil
+}
+
+// holds reports whether k is one of the peer's keys (by thumbprint).
+func (p *Peer) holds(k key) bool {
+	t := thumbprint(k.JSONWebKey)
+	return t != "" && (t == thumbprint(p.key.JSONWebKey) || p.enc != nil && t == thumbprint(p.enc.JSONWebKey))
 }
 
 // JID is the bare JID named by the key's "kid", or the zero JID.
@@ -291,8 +317,13 @@ func (p *Peer) JID() jid.JID { return p.addr }
 // Fingerprint is the RFC 7638 SHA-256 JWK thumbprint, base64url.
 func (p *Peer) Fingerprint() string { return thumbprint(p.key.JSONWebKey) }
 
-// Marshal writes the public JWK.
-func (p *Peer) Marshal() ([]byte, error) { return json.Marshal(p.key.JSONWebKey) }
+// Marshal writes the public JWK, or the JWK Set of both keys.
+func (p *Peer) Marshal() ([]byte, error) {
+	if p.enc == nil {
+		return json.Marshal(p.key.JSONWebKey)
+	}
+	return json.Marshal(gojose.JSONWebKeySet{Keys: []gojose.JSONWebKey{p.key.JSONWebKey, p.enc.JSONWebKey}})
+}
 
 // JWK returns the peer's public key.
 func (p *Peer) JWK() gojose.JSONWebKey { return p.key.JSONWebKey }
@@ -315,15 +346,11 @@ func parseIdentity(b []byte) (*Identity, error) {
 		return nil, err
 	}
 	id := &Identity{}
-	found := false
+	var rsaKeys []key
 	for _, k := range keys {
 		switch kk := k.Key.(type) {
 		case *rsa.PrivateKey:
-			if found {
-				return nil, fmt.Errorf("jose: %w: key file holds more than one private key", e2e.ErrMalformed)
-			}
-			found = true
-			id.priv, id.addr = k, kidJID(k.KeyID)
+			rsaKeys = append(rsaKeys, k)
 		case []byte:
 			if k.KeyID == "" || wrapAlgFor(len(kk)) == "" || len(allowedAlgs(k, forKeyWrap)) == 0 {
 				return nil, fmt.Errorf("jose: %w: an SMK needs a kid (the SID), 16/24/32 octets and a key-wrap alg", e2e.ErrMalformed)
@@ -333,11 +360,17 @@ func parseIdentity(b []byte) (*Identity, error) {
 			return nil, fmt.Errorf("jose: %w: identity key of type %T (want RSA private or oct)", e2e.ErrUnsupported, k.Key)
 		}
 	}
-	if !found {
+	sig, enc, err := splitUse(rsaKeys)
+	if err != nil {
+		return nil, err
+	}
+	if sig == nil {
 		if len(id.smks) == 0 {
 			return nil, fmt.Errorf("jose: %w: no private key in the key file", e2e.ErrNoKey)
 		}
+		return id, nil
 	}
+	id.priv, id.enc, id.addr = *sig, enc, kidJID(sig.KeyID)
 	return id, nil
 }
 
@@ -346,14 +379,36 @@ func parsePeer(b []byte) (*Peer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(keys) != 1 {
-		return nil, fmt.Errorf("jose: %w: a peer is one public JWK, got %d", e2e.ErrMalformed, len(keys))
+	for _, k := range keys {
+		if _, ok := k.Key.(*rsa.PublicKey); !ok {
+			return nil, fmt.Errorf("jose: %w: peer key of type %T (want RSA public)", e2e.ErrUnsupported, k.Key)
+		}
 	}
-	k := keys[0]
-	if _, ok := k.Key.(*rsa.PublicKey); !ok {
-		return nil, fmt.Errorf("jose: %w: peer key of type %T (want RSA public)", e2e.ErrUnsupported, k.Key)
+	sig, enc, err := splitUse(keys)
+	if err != nil {
+		return nil, err
 	}
-	return &Peer{addr: kidJID(k.KeyID), key: k}, nil
+	return &Peer{addr: kidJID(sig.KeyID), key: *sig, enc: enc}, nil
+}
+
+// splitUse sorts one RSA key (both uses), or two with "use" "sig" and "enc"
+// and the same bare JID kid, into the signing and the device key.
+func splitUse(keys []key) (sig, enc *key, err error) {
+	switch len(keys) {
+	case 0:
+		return nil, nil, nil
+	case 1:
+		return &keys[0], nil, nil
+	case 2:
+		a, b := &keys[0], &keys[1]
+		if a.Use == "enc" {
+			a, b = b, a
+		}
+		if a.Use == "sig" && b.Use == "enc" && kidJID(a.KeyID).Equal(kidJID(b.KeyID)) {
+			return a, b, nil
+		}
+	}
+	return nil, nil, fmt.Errorf("jose: %w: want one RSA key, or two with use sig and enc for the same JID, got %d", e2e.ErrMalformed, len(keys))
 }
 
 // wrapAlgFor names the AES key wrap for an SMK of n octets, "" for others.

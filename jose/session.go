@@ -700,7 +700,8 @@ func (s *Session) requested(ik inKey) bool {
 // offeredKey is this device's public key as sent in <pkey/>: "kid" is the
 // device's full JID, as in the draft's example.
 func (s *Session) offeredKey() key {
-	pub := s.id.priv.Public()
+	dev := s.id.device()
+	pub := dev.Public()
 	pub.KeyID = s.cfg.JID.String()
 	pub.Use = "enc"
 	return key{JSONWebKey: pub}
@@ -817,7 +818,7 @@ func (s *Session) answer(st *e2e.Stanza, kr *e2e.Element) (*e2e.Stanza, error) {
 			}
 		}
 		usable = true
-		if !s.cfg.Trusts(st.From, &Peer{addr: st.From.Bare(), key: k}) {
+		if !s.trusts(st.From, k) {
 			continue
 		}
 		payload, err := marshalJSON(smkJWK{Kty: "oct", Kid: e.sid, K: b64.EncodeToString(e.key), Alg: e.alg, Use: "enc"})
@@ -835,6 +836,19 @@ func (s *Session) answer(st *e2e.Stanza, kr *e2e.Element) (*e2e.Stanza, error) {
 		return iqError(st, kr, "auth", "forbidden"), nil
 	}
 	return iqError(st, kr, "modify", "not-acceptable"), nil
+}
+
+// trusts applies the -07 rule to an offered device key: one of the keys of
+// a peer pinned in Config.Peers for the requester's bare JID (or for no
+// JID), or approved by Config.Trust.
+func (s *Session) trusts(from jid.JID, k key) bool {
+	for _, q := range s.cfg.Peers {
+		p := q.(*Peer)
+		if (p.addr.Equal(jid.JID{}) || p.addr.Equal(from.Bare())) && p.holds(k) {
+			return true
+		}
+	}
+	return s.cfg.Trust != nil && s.cfg.Trust(from, &Peer{addr: from.Bare(), key: k})
 }
 
 // smkJWK is the SMK as -07 §8.2 writes it.
@@ -858,7 +872,7 @@ func (s *Session) keyResponse(st *e2e.Stanza, kr *e2e.Element) (e2e.Received, er
 	if err != nil {
 		return e2e.Received{}, err
 	}
-	dev := s.id.priv
+	dev := s.id.device()
 	dev.Use = "enc"
 	h, pt, err := openCompact(c, dev)
 	if err != nil {

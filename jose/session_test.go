@@ -679,3 +679,63 @@ func TestLearnedKeysBounded(t *testing.T) {
 		t.Fatal("oldest key kept")
 	}
 }
+
+// TestSeparateSigningAndDeviceKeys: an identity of two RSA keys, "use" "sig"
+// and "use" "enc": the key request offers the device key, the sender trusts
+// it as part of the pinned peer, signatures use the signing key only.
+func TestSeparateSigningAndDeviceKeys(t *testing.T) {
+	two := func(sigName, encName, addr string) []byte {
+		var sig, enc map[string]any
+		b1, _ := identity(t, sigName).Marshal()
+		b2, _ := identity(t, encName).Marshal()
+		json.Unmarshal(b1, &sig)
+		json.Unmarshal(b2, &enc)
+		sig["use"], sig["kid"] = "sig", addr
+		enc["use"], enc["kid"] = "enc", addr
+		return mustJSON(t, map[string]any{"keys": []any{enc, sig}})
+	}
+	rid, err := Scheme.ParseIdentity(two("romeo", "romeo2", "romeo@montague.lit"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubBytes, err := rid.Public().Marshal()
+	if err != nil || !strings.Contains(string(pubBytes), `"keys"`) {
+		t.Fatalf("%s %v", pubBytes, err)
+	}
+	rpub, err := Scheme.ParsePeer(pubBytes)
+	if err != nil || rpub.Fingerprint() != identity(t, "romeo").Public().Fingerprint() {
+		t.Fatalf("peer %v", err)
+	}
+	if _, err := Scheme.ParseIdentity(two("romeo", "romeo2", "other@montague.lit")[:0]); err == nil {
+		t.Fatal("empty key file accepted")
+	}
+	clk := newClock()
+	js, _ := Scheme.NewSession(e2e.Config{Local: identity(t, "juliet"), JID: jid.MustParse(fullJIDs["juliet"]), Peers: []e2e.Peer{rpub}, Rand: seededRand(1), Clock: clk.Now})
+	rs, _ := Scheme.NewSession(e2e.Config{Local: rid, JID: jid.MustParse(fullJIDs["romeo"]), Peers: []e2e.Peer{identity(t, "juliet").Public()}, Rand: seededRand(2), Clock: clk.Now})
+	j := &party{"juliet", jid.MustParse(fullJIDs["juliet"]), js.(*Session)}
+	r := &party{"romeo", jid.MustParse(fullJIDs["romeo"]), rs.(*Session)}
+	orig := msg(fullJIDs["juliet"], fullJIDs["romeo"], "two keys")
+	w := encrypt(t, j, orig)
+	res, err := r.s.Receive(ctx, w[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := b64.DecodeString(res.Replies[0].Child(NS, "keyreq").Child(NS, "pkey").Text())
+	keys, _ := parseKeys(raw, false)
+	if thumbprint(keys[0].JSONWebKey) != identity(t, "romeo2").Public().Fingerprint() {
+		t.Fatal("the key request does not offer the device key")
+	}
+	opened, errs := pump(t, []*party{j, r}, res.Replies)
+	if len(errs) != 0 || len(opened["romeo"]) != 1 || !opened["romeo"][0].Stanza.Equal(orig) {
+		t.Fatal(opened, errs)
+	}
+	// Romeo signs with the signing key; juliet verifies with the pinned set.
+	sw, err := r.s.Sign(ctx, msg(fullJIDs["romeo"], fullJIDs["juliet"], "signed"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := j.s.Receive(ctx, sw[0])
+	if err != nil || len(got.Opened) != 1 || got.Opened[0].Signer == nil {
+		t.Fatal(got, err)
+	}
+}
