@@ -4,12 +4,15 @@ import (
 	"context"
 	crand "crypto/rand"
 	"crypto/rsa"
+	"encoding/base64"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -200,3 +203,16 @@ func mustJSON(t testing.TB, v any) []byte {
 }
 
 func gojoseKey(smk []byte) gojose.JSONWebKey { return gojose.JSONWebKey{Key: smk} }
+
+// splitCompact splits a compact serialization into n parts.
+func splitCompact(s string, n int) (compact, error) {
+	parts := strings.Split(s, ".")
+	if len(parts) != n {
+		return nil, fmt.Errorf("jose: %w: want %d dot-separated parts, got %d", e2e.ErrMalformed, n, len(parts))
+	}
+	return parts, nil
+}
+
+// b64Strict decodes only canonical unpadded base64url (the reference for
+// canonicalB64 in the fuzz test).
+var b64Strict = base64.RawURLEncoding.Strict()

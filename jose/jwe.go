@@ -9,7 +9,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -80,12 +79,7 @@ type compact []string
 
 func (c compact) String() string { return strings.Join(c, ".") }
 
-var (
-	b64 = base64.RawURLEncoding
-	// b64Strict refuses set padding bits, so one value has one encoding
-	// (the replay cache keys on the text).
-	b64Strict = base64.RawURLEncoding.Strict()
-)
+var b64 = base64.RawURLEncoding
 
 func marshalJSON(v any) ([]byte, error) {
 	var b bytes.Buffer
@@ -335,14 +329,3 @@ func strictParts(c compact) error {
 	}
 	return nil
 }
-
-// splitCompact splits a compact serialization into n parts.
-func splitCompact(s string, n int) (compact, error) {
-	parts := strings.Split(s, ".")
-	if len(parts) != n {
-		return nil, fmt.Errorf("jose: %w: want %d dot-separated parts, got %d", e2e.ErrMalformed, n, len(parts))
-	}
-	return parts, nil
-}
-
-var errNoRecipient = errors.New("no recipient entry for this key")
