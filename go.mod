@@ -5,6 +5,7 @@ go 1.26
 require (
 	github.com/ProtonMail/go-crypto v1.5.2
 	github.com/coyim/otr3 v0.0.0-20251201172118-4568b9acbc7c
+	github.com/go-jose/go-jose/v4 v4.1.8
 	github.com/rogpeppe/go-internal v1.16.0
 	github.com/smallstep/pkcs7 v0.2.3
 	mellium.im/xmlstream v0.15.4

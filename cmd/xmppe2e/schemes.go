@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/xmppe2e/xmppe2e/e2e"
+	"github.com/xmppe2e/xmppe2e/jose"
 	"github.com/xmppe2e/xmppe2e/openpgp"
 	"github.com/xmppe2e/xmppe2e/otr"
 	"github.com/xmppe2e/xmppe2e/smime"
@@ -13,4 +14,5 @@ var schemes = []e2e.Scheme{
 	openpgp.Scheme,
 	smime.Scheme, smime.StrictScheme,
 	otr.Scheme,
+	jose.Scheme,
 }
