@@ -351,7 +351,8 @@ func xmlAttrEscape(b *bytes.Buffer, s string) {
 var errStream = errors.New("xtls: inner stream")
 
 // readHeader reads the peer's stream header and checks its addresses: from
-// must be the peer (full or bare JID), to (when present) us.
+// (when present; we always send it) must be the peer (full or bare JID), to
+// (when present) us.
 func (t *tunnel) readHeader(d *xml.Decoder) error {
 	for {
 		tok, err := d.Token()
@@ -381,7 +382,7 @@ func (t *tunnel) readHeader(d *xml.Decoder) error {
 					to = a.Value
 				}
 			}
-			if !hasFrom || !t.isPeer(from) {
+			if hasFrom && !t.isPeer(from) { // absent: the TLS peer, as for stanzas
 				return t.securityStreamError(fmt.Errorf("%w: %w: stream header from %q, expected %s", errStream, e2e.ErrBadSignature, from, t.peer))
 			}
 			if to != "" {
