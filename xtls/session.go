@@ -444,7 +444,7 @@ func (s *session) jingleLocked(st *e2e.Stanza, el *e2e.Element) error {
 	case "session-terminate":
 		s.out = append(s.out, iqResult(s.cfg.JID, st))
 		s.endLocked(t)
-		if j.Reason == "success" || j.Reason == "" {
+		if isOneOf(j.Reason, "success", "cancel", "gone", "") { // ended, not failed
 			if n := len(t.held); n > 0 {
 				return &TerminatedError{Reason: j.Reason, Text: j.ReasonText, Remote: true,
 					Err: fmt.Errorf("xtls: %w: %d held stanzas were never sent", e2e.ErrUnsupported, n)}
