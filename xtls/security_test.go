@@ -155,6 +155,17 @@ func TestSecurityFailures(t *testing.T) {
 			if !has(terminations(res.wire), "security-error") {
 				t.Fatalf("no <security-error/> on the wire: %v", terminations(res.wire))
 			}
+			// The other side learns it too (under TLS 1.3 a client whose
+			// certificate the server refused sees it at its first read).
+			other := map[string]*Session{"juliet": b, "romeo": a}[c.wantFrom]
+			var told bool
+			for _, err := range res.errs[other] {
+				var te *TerminatedError
+				told = told || (errors.As(err, &te) && te.Reason == "security-error")
+			}
+			if !told {
+				t.Fatalf("the other side was not told: %v", res.errs[other])
+			}
 			a.Close(context.Background())
 			b.Close(context.Background())
 			checkNoLeak(t)
