@@ -31,6 +31,9 @@
 // stanza back; it goes out, encrypted, in the Replies of the Receive that
 // sees the peer's stream header.
 //
+// Timeouts are measured on Config.Clock and checked by every call; a client
+// with no traffic calls Session.Expire now and then.
+//
 // Failures end the Jingle session with session-terminate and the reason
 // the draft's error table gives (<security-error/> for pins, fingerprints,
 // a missing <security/> or an SRP choice; <timeout/>; <failed-transport/>

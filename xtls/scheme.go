@@ -83,6 +83,8 @@ func New(o Options) e2e.Scheme {
 
 type scheme struct{ opts Options }
 
+var _ e2e.Session = (*Session)(nil)
+
 func (scheme) Name() string { return "xtls" }
 
 func (scheme) Spec() string { return "draft-meyer-xmpp-e2e-encryption-02" }
