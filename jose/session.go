@@ -673,6 +673,11 @@ func (s *Session) hold(st *e2e.Stanza, e *e2e.Element, keys []inKey) ([]*e2e.Sta
 	if s.id == nil || s.id.rsaKey() == nil {
 		return nil, fmt.Errorf("jose: %w: no SMK for SID %q and no device key to request it", e2e.ErrNoKey, keys[0].sid)
 	}
+	if len(s.cfg.PeersFor(st.From)) == 0 && s.cfg.Trust == nil {
+		// Our device key and full JID go only to senders we know: a
+		// stanza from anyone must not make us announce them.
+		return nil, fmt.Errorf("jose: %w: no SMK for SID %q, and %s is not a known peer to ask", e2e.ErrNoKey, keys[0].sid, st.From.Bare())
+	}
 	var replies []*e2e.Stanza
 	for _, ik := range keys {
 		if s.requested(ik) {

@@ -247,6 +247,17 @@ func TestStrangerGetsNoSMK(t *testing.T) {
 	}
 }
 
+func TestNoKeyRequestToStrangers(t *testing.T) {
+	clk := newClock()
+	m := newParty(t, Scheme, "mercutio", clk, 3, "romeo")
+	r := newParty(t, Scheme, "romeo", clk, 2, "juliet")
+	w := encrypt(t, m, msg(fullJIDs["mercutio"], fullJIDs["romeo"], "hello stranger"))
+	res, err := r.s.Receive(ctx, w[0])
+	if !errors.Is(err, e2e.ErrNoKey) || len(res.Replies) != 0 {
+		t.Fatalf("%+v %v", res, err)
+	}
+}
+
 func TestReceiveChecks(t *testing.T) {
 	clk := newClock()
 	j := newParty(t, Scheme, "juliet", clk, 1, "romeo", "mercutio")
