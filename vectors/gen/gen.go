@@ -50,7 +50,40 @@ type Recording struct {
 	Scheme  string                 `json:"scheme"`
 	Keys    map[string]vectors.Key `json:"keys"`
 	Records []Record               `json:"records"`
+	// Crafted are hand-made vectors (the specs' own examples, scheme-specific
+	// negatives such as a bad armor checksum or a swapped algorithm) that
+	// Build labels by what the reference does, without mutating them further.
+	Crafted []Crafted `json:"crafted,omitempty"`
 }
+
+// A Crafted vector is delivered as it is: its flags say what was done to it.
+type Crafted struct {
+	Name     string   `json:"name"`
+	Comment  string   `json:"comment"`
+	Flags    []string `json:"flags"`
+	Sender   string   `json:"sender"`
+	Receiver string   `json:"receiver"`
+	// ReceiverJID overrides the receiver's full JID (a spec example addressed
+	// elsewhere); Keys overrides the recording's keys (the spec's own keys).
+	ReceiverJID  string                 `json:"receiverJid,omitempty"`
+	Keys         map[string]vectors.Key `json:"keys,omitempty"`
+	ReceiverSeed string                 `json:"receiverSeed,omitempty"`
+	// Now is the receiver's clock (RFC 3339); Epoch plus one second when
+	// empty.
+	Now      string   `json:"now,omitempty"`
+	Wire     []string `json:"wire"`
+	Producer string   `json:"producer"`
+}
+
+// A Crafter derives crafted vectors from a recording (its records and keys),
+// running an independent implementation where it needs one.
+type Crafter func(ctx context.Context, rec *Recording) ([]Crafted, error)
+
+// Crafters returns the crafters for the scheme named.
+func Crafters(scheme string) []Crafter { return crafters[scheme] }
+
+// crafters lists, per scheme, what adds crafted vectors.
+var crafters = map[string][]Crafter{}
 
 // A Record is one exchange: a plaintext stanza, what the sender's
 // implementation put on the wire, and who made it.
@@ -182,6 +215,13 @@ func Make(ctx context.Context, s e2e.Scheme, ids map[string]e2e.Identity, record
 		}
 		rec.Records = append(rec.Records, more...)
 	}
+	for _, f := range crafters[s.Name()] {
+		more, err := f(ctx, rec)
+		if err != nil {
+			return nil, err
+		}
+		rec.Crafted = append(rec.Crafted, more...)
+	}
 	return rec, nil
 }
 
@@ -238,6 +278,13 @@ var Notes = map[string]string{
 	"SurreptitiousForwarding": "The scheme does not bind the recipient's address: a re-addressed stanza opens for the new recipient.",
 	"Malleable":               "The scheme does not protect integrity here: a change yields changed plaintext.",
 	"ProtocolReply":           "The reference answers with protocol stanzas (a key request) instead of an error; nothing may open.",
+	"SpecExample":             "The specification's own example, as published (with the specification's keys); the result is what our implementation does with it.",
+	"Legacy":                  "An example of the XEP or draft that a current implementation is not expected to open (other keys, a pre-RFC algorithm, a misspelt element); kept to show how it fails.",
+	"BadArmorCRC":             "The OpenPGP armor checksum line (=XXXX) does not match the data.",
+	"NoArmorCRC":              "The OpenPGP armor checksum line removed; it is optional (RFC 4880 §6.1, RFC 9580 §6.1).",
+	"AlgorithmConfusion":      "A header or algorithm identifier swapped for another algorithm (none, dir, HS256 keyed with the public key, RSA1_5, another digest or cipher) after the protection was computed.",
+	"UnsignedEnvelope":        "Encrypted but not signed inside (RFC 3923 §4 signs, then encrypts); the reference refuses it as a decryption failure, so that no oracle tells a forged envelope from a broken one.",
+	"WeakAlgorithm":           "Made by the independent implementation with an algorithm the profile does not send (3DES, SHA-1 where SHA-256 is sent); the result is the reference's policy.",
 }
 
 // Build turns a recording into a vector file with s, deterministically.
@@ -248,6 +295,11 @@ func Build(ctx context.Context, s e2e.Scheme, rec *Recording) (*vectors.File, er
 	for _, r := range rec.Records {
 		if err := b.record(r); err != nil {
 			return nil, fmt.Errorf("%s: %w", r.Name, err)
+		}
+	}
+	for _, c := range rec.Crafted {
+		if err := b.crafted(c); err != nil {
+			return nil, fmt.Errorf("%s: %w", c.Name, err)
 		}
 	}
 	for _, g := range f.Groups {
@@ -359,6 +411,56 @@ func (b *builder) record(r Record) error {
 		flag = "Readdressed"
 	}
 	b.addRaw(g2, r, "re-addressed to "+other, append(peerFlag, flag), checkTime, strs(re), content)
+	return nil
+}
+
+// crafted adds a crafted vector, labelled by what the reference does with
+// it: refused is invalid with that error class, answered only with protocol
+// stanzas is invalid (ProtocolReply), opened is valid with what opened.
+// Silence makes no vector: there is nothing an implementation could check.
+func (b *builder) crafted(c Crafted) error {
+	keys := b.rec.Keys
+	if c.Keys != nil {
+		keys = c.Keys
+	}
+	rj := c.ReceiverJID
+	if rj == "" {
+		rj = parties[c.Receiver].String()
+	}
+	b.f.Groups = append(b.f.Groups, vectors.Group{Comment: fmt.Sprintf("%s (crafted, by %s), received by %s", c.Name, c.Producer, c.Receiver),
+		Keys: keys, Receiver: c.Receiver, ReceiverJID: rj, Peers: []string{c.Sender}, ReceiverSeed: c.ReceiverSeed})
+	g := &b.f.Groups[len(b.f.Groups)-1]
+	now := c.Now
+	if now == "" {
+		now = checkTime
+	}
+	b.next++
+	v := vectors.Vector{TcID: b.next, Comment: c.Name + ": " + c.Comment, Flags: append([]string(nil), c.Flags...),
+		Result: vectors.Invalid, Now: now, Wire: c.Wire, Producer: c.Producer}
+	res, rerr, serr := vectors.Observe(b.ctx, b.s, g, v)
+	switch {
+	case serr != nil:
+		return serr
+	case rerr != nil:
+		v.Error = e2e.ClassOf(rerr)
+	case len(res.Opened) > 0:
+		v.Result = vectors.Valid
+		for _, o := range res.Opened {
+			v.Opened = append(v.Opened, o.Stanza.String())
+		}
+		if s := res.Opened[len(res.Opened)-1].Signer; s != nil && c.Sender != "" {
+			if p, err := b.s.ParsePeer([]byte(keys[c.Sender].Peer)); err == nil && p.Fingerprint() == s.Fingerprint() {
+				v.Signer = c.Sender
+			}
+		}
+	case len(res.Replies) > 0:
+		v.Flags = append(v.Flags, "ProtocolReply")
+	default:
+		b.next--
+		b.f.Groups = b.f.Groups[:len(b.f.Groups)-1]
+		return nil
+	}
+	g.Tests = append(g.Tests, v)
 	return nil
 }
 
