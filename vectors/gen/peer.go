@@ -68,3 +68,5 @@ func peerFlags(r Record, flags ...string) []string {
 	}
 	return flags
 }
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
