@@ -26,12 +26,14 @@ var schemes = []e2e.Scheme{
 
 // TestVectors runs every embedded vector against our codec for its scheme.
 func TestVectors(t *testing.T) {
+	t.Parallel()
 	files, err := vectors.Embedded()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range schemes {
 		t.Run(s.Name(), func(t *testing.T) {
+			t.Parallel()
 			f, ok := files[s.Name()]
 			if !ok {
 				t.Fatalf("no vector file for %s", s.Name())
@@ -57,8 +59,10 @@ func TestVectors(t *testing.T) {
 // TestRebuild checks that every published file is what Build makes of its
 // committed recording, byte for byte: no hand edits, no drift.
 func TestRebuild(t *testing.T) {
+	t.Parallel()
 	for _, s := range schemes {
 		t.Run(s.Name(), func(t *testing.T) {
+			t.Parallel()
 			rb, err := os.ReadFile(filepath.Join("gen", "testdata", s.Name()+".json"))
 			if err != nil {
 				t.Fatal(err)

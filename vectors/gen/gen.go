@@ -24,7 +24,9 @@ import (
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/xmppe2e/xmppe2e/e2e"
@@ -291,15 +293,44 @@ var Notes = map[string]string{
 func Build(ctx context.Context, s e2e.Scheme, rec *Recording) (*vectors.File, error) {
 	f := &vectors.File{Schema: vectors.SchemaID, Scheme: s.Name(), Spec: s.Spec(),
 		Generator: "xmppe2e vectors generate", Notes: map[string]string{}}
-	b := &builder{ctx: ctx, s: s, f: f, rec: rec, rnd: mrand.New(mrand.NewPCG(1, 2))}
-	for _, r := range rec.Records {
-		if err := b.record(r); err != nil {
-			return nil, fmt.Errorf("%s: %w", r.Name, err)
-		}
+	// Records are independent: each is built by a builder of its own, with
+	// randomness of its own, in parallel, and the groups joined in order.
+	parts := make([][]vectors.Group, len(rec.Records))
+	errs := make([]error, len(rec.Records))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i, r := range rec.Records {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			rb := &builder{ctx: ctx, s: s, f: &vectors.File{}, rec: rec, rnd: mrand.New(mrand.NewPCG(1, uint64(2+i)))}
+			if err := rb.record(r); err != nil {
+				errs[i] = fmt.Errorf("%s: %w", r.Name, err)
+			}
+			parts[i] = rb.f.Groups
+		}()
 	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	for _, p := range parts {
+		f.Groups = append(f.Groups, p...)
+	}
+	b := &builder{ctx: ctx, s: s, f: f, rec: rec}
 	for _, c := range rec.Crafted {
 		if err := b.crafted(c); err != nil {
 			return nil, fmt.Errorf("%s: %w", c.Name, err)
+		}
+	}
+	// Number the vectors in file order.
+	n := 0
+	for gi := range f.Groups {
+		for vi := range f.Groups[gi].Tests {
+			n++
+			f.Groups[gi].Tests[vi].TcID = n
 		}
 	}
 	for _, g := range f.Groups {
