@@ -131,6 +131,7 @@ type env struct {
 	rnd     *rand.Rand
 	msgN    int
 	clocks  map[string]*stepClock
+	samples int
 }
 
 // newEnv prepares a scenario; the caller closes the network.

@@ -32,8 +32,8 @@ type MemNetwork struct {
 	mu      sync.Mutex
 	hook    Hook
 	tap     []Record
-	devices map[string]*memDevice        // full JID -> device
-	offline map[string][]*e2e.Stanza     // bare JID -> stored messages
+	devices map[string]*memDevice    // full JID -> device
+	offline map[string][]*e2e.Stanza // bare JID -> stored messages
 	closed  bool
 }
 
