@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/xmppe2e/xmppe2e/e2e"
+	"github.com/xmppe2e/xmppe2e/internal/mutate"
 	"mellium.im/xmpp/jid"
 )
 
@@ -462,148 +463,6 @@ func (k *kit) testConfidentiality(t T) {
 	}
 }
 
-// region is a piece of text in a wire stanza that the tamper tests change.
-type region struct {
-	stanza int
-	set    func(st *e2e.Stanza, v string) // writes the new text into a clone
-	text   string
-}
-
-// payloadRegions finds the text nodes and attribute values of the wire that
-// do not occur in the plaintext: the protected payload and its headers.
-func payloadRegions(sent *e2e.Stanza, wire []*e2e.Stanza) []region {
-	plain := map[string]bool{"": true}
-	for _, a := range sent.StartElement().Attr {
-		plain[a.Value] = true
-	}
-	var walkPlain func(e *e2e.Element)
-	walkPlain = func(e *e2e.Element) {
-		for _, a := range e.Attr {
-			plain[a.Value] = true
-		}
-		for _, n := range e.Nodes {
-			switch n := n.(type) {
-			case e2e.CharData:
-				plain[string(n)] = true
-			case *e2e.Element:
-				walkPlain(n)
-			}
-		}
-	}
-	for _, c := range sent.Children {
-		walkPlain(c)
-	}
-	var out []region
-	for si, w := range wire {
-		// Paths are child indices from the stanza down, so the region can be
-		// found again in a clone.
-		var walk func(e *e2e.Element, path []int)
-		walk = func(e *e2e.Element, path []int) {
-			for ai, a := range e.Attr {
-				if !plain[a.Value] {
-					p := append([]int(nil), path...)
-					ai := ai
-					out = append(out, region{stanza: si, text: a.Value, set: func(st *e2e.Stanza, v string) {
-						at(st, p).Attr[ai].Value = v
-					}})
-				}
-			}
-			for ni, n := range e.Nodes {
-				switch n := n.(type) {
-				case e2e.CharData:
-					if !plain[string(n)] && strings.TrimSpace(string(n)) != "" {
-						p := append([]int(nil), path...)
-						ni := ni
-						out = append(out, region{stanza: si, text: string(n), set: func(st *e2e.Stanza, v string) {
-							at(st, p).Nodes[ni] = e2e.CharData(v)
-						}})
-					}
-				case *e2e.Element:
-					walk(n, append(path, ni))
-				}
-			}
-		}
-		for ci, c := range w.Children {
-			walk(c, []int{ci})
-		}
-	}
-	return out
-}
-
-// at follows a path of child indices (the first into Children, the rest into
-// Nodes).
-func at(st *e2e.Stanza, path []int) *e2e.Element {
-	e := st.Children[path[0]]
-	for _, i := range path[1:] {
-		e = e.Nodes[i].(*e2e.Element)
-	}
-	return e
-}
-
-// flip changes the character at i to another of its class (A-Z, a-z, 0-9),
-// so that base64, base64url and hex stay well-formed and the bytes under
-// them change. It reports false for other characters.
-func flip(s string, i int) (string, bool) {
-	c := s[i]
-	var n byte
-	switch {
-	case c >= 'A' && c <= 'Z':
-		n = 'A' + (c-'A'+1)%26
-	case c >= 'a' && c <= 'z':
-		n = 'a' + (c-'a'+1)%26
-	case c >= '0' && c <= '9':
-		n = '0' + (c-'0'+1)%10
-	default:
-		return s, false
-	}
-	return s[:i] + string(n) + s[i+1:], true
-}
-
-type position struct{ region, index int }
-
-// positions picks up to n flippable positions spread over the regions: the
-// first and last of each region, then a seeded sample of the rest.
-func positions(regs []region, n int, r *rand.Rand) []position {
-	var all []position
-	for ri, rg := range regs {
-		for i := 0; i < len(rg.text); i++ {
-			if _, ok := flip(rg.text, i); ok {
-				all = append(all, position{ri, i})
-			}
-		}
-	}
-	if len(all) <= n {
-		return all
-	}
-	picked := map[position]bool{}
-	var out []position
-	add := func(p position) {
-		if !picked[p] && len(out) < n {
-			picked[p] = true
-			out = append(out, p)
-		}
-	}
-	for ri := range regs {
-		var first, last *position
-		for i := range all {
-			if all[i].region == ri {
-				if first == nil {
-					first = &all[i]
-				}
-				last = &all[i]
-			}
-		}
-		if first != nil {
-			add(*first)
-			add(*last)
-		}
-	}
-	for len(out) < n {
-		add(all[r.IntN(len(all))])
-	}
-	return out
-}
-
 // attack delivers a mutated wire to the receiver of a fresh, warmed-up pair
 // and checks the outcome: an error of a known class or protocol replies,
 // never changed plaintext and never silence.
@@ -697,13 +556,13 @@ func (k *kit) testTamper(t T) {
 	if !ok {
 		return
 	}
-	regs := payloadRegions(st, wire)
+	regs := mutate.Regions(st, wire)
 	if len(regs) == 0 {
 		t.Errorf("the wire stanzas carry no text outside the plaintext: nothing is protected")
 		return
 	}
 	r := rand.New(rand.NewPCG(k.o.seed, 3))
-	pos := positions(regs, k.o.flips, r)
+	pos := mutate.Positions(regs, k.o.flips, r)
 	t.Logf("%d payload regions, %d positions changed", len(regs), len(pos))
 	for _, p := range pos {
 		// A fresh pair for each change, so that a session scheme whose state
@@ -712,27 +571,18 @@ func (k *kit) testTamper(t T) {
 		if !ok {
 			return
 		}
-		regs := payloadRegions(st, wire)
-		if p.region >= len(regs) || p.index >= len(regs[p.region].text) {
+		regs := mutate.Regions(st, wire)
+		if p.Region >= len(regs) || p.Index >= len(regs[p.Region].Text) {
 			continue // this wire came out shorter; the position does not exist
 		}
-		rg := regs[p.region]
-		v, ok := flip(rg.text, p.index)
+		rg := regs[p.Region]
+		v, ok := mutate.Flip(rg.Text, p.Index)
 		if !ok {
 			continue
 		}
-		bad := cloneWire(wire)
-		rg.set(bad[rg.stanza], v)
-		k.judge(t, fmt.Sprintf("change at %d of region %d (%.16q…)", p.index, p.region, rg.text), st, k.inject(j, rs, bad))
+		bad := rg.With(wire, v)
+		k.judge(t, fmt.Sprintf("change at %d of region %d (%.16q…)", p.Index, p.Region, rg.Text), st, k.inject(j, rs, bad))
 	}
-}
-
-func cloneWire(wire []*e2e.Stanza) []*e2e.Stanza {
-	out := make([]*e2e.Stanza, len(wire))
-	for i, w := range wire {
-		out[i] = w.Clone()
-	}
-	return out
 }
 
 func (k *kit) testWrongRecipient(t T) {
@@ -743,7 +593,7 @@ func (k *kit) testWrongRecipient(t T) {
 	}
 	// Mercutio knows juliet's public key but was not a recipient.
 	m := k.session(t, 2, 0)
-	forwarded := cloneWire(wire)
+	forwarded := mutate.Clone(wire)
 	for _, w := range forwarded {
 		w.To = Mercutio
 	}
@@ -761,18 +611,17 @@ func (k *kit) testTruncation(t T) {
 	if !ok {
 		return
 	}
-	for ri := range payloadRegions(st, wire) {
+	for ri := range mutate.Regions(st, wire) {
 		j, r, wire, ok := k.freshTarget(t, st)
 		if !ok {
 			return
 		}
-		regs := payloadRegions(st, wire)
+		regs := mutate.Regions(st, wire)
 		if ri >= len(regs) {
 			continue
 		}
 		rg := regs[ri]
-		bad := cloneWire(wire)
-		rg.set(bad[rg.stanza], rg.text[:len(rg.text)/2])
+		bad := rg.With(wire, rg.Text[:len(rg.Text)/2])
 		k.judge(t, fmt.Sprintf("region %d cut to half", ri), st, k.inject(j, r, bad))
 	}
 }
@@ -784,23 +633,17 @@ func (k *kit) testGarbage(t T) {
 		return
 	}
 	rnd := rand.New(rand.NewPCG(k.o.seed, 4))
-	const b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-	for ri := range payloadRegions(st, wire) {
+	for ri := range mutate.Regions(st, wire) {
 		j, r, wire, ok := k.freshTarget(t, st)
 		if !ok {
 			return
 		}
-		regs := payloadRegions(st, wire)
+		regs := mutate.Regions(st, wire)
 		if ri >= len(regs) {
 			continue
 		}
 		rg := regs[ri]
-		g := make([]byte, len(rg.text))
-		for i := range g {
-			g[i] = b64[rnd.IntN(len(b64))]
-		}
-		bad := cloneWire(wire)
-		rg.set(bad[rg.stanza], string(g))
+		bad := rg.With(wire, mutate.Garbage(rnd, len(rg.Text)))
 		k.judge(t, fmt.Sprintf("region %d replaced by random base64", ri), st, k.inject(j, r, bad))
 	}
 }
@@ -890,13 +733,12 @@ func (k *kit) testSign(t T) {
 			t.Errorf("signed message body %q, want %q", o.Stanza.Body(), st.Body())
 		}
 		// Tampering with a signed stanza must be detected.
-		regs := payloadRegions(st, wire)
+		regs := mutate.Regions(st, wire)
 		rnd := rand.New(rand.NewPCG(k.o.seed, 5))
-		for _, p := range positions(regs, 8, rnd) {
-			rg := regs[p.region]
-			v, _ := flip(rg.text, p.index)
-			bad := cloneWire(wire)
-			rg.set(bad[rg.stanza], v)
+		for _, p := range mutate.Positions(regs, 8, rnd) {
+			rg := regs[p.Region]
+			v, _ := mutate.Flip(rg.Text, p.Index)
+			bad := rg.With(wire, v)
 			j2, r2 := k.pair(t)
 			o := k.inject(j2, r2, bad)
 			// A change that decodes to the same bytes (base64 padding bits)

@@ -2,6 +2,8 @@ package e2etest
 
 import (
 	"fmt"
+
+	"github.com/xmppe2e/xmppe2e/internal/toy"
 	"runtime"
 	"strings"
 	"sync"
@@ -47,7 +49,7 @@ func (r *recorder) count() int {
 }
 
 // failures runs the battery against s and returns what it reported.
-func failures(t *testing.T, s *toy) []string {
+func failures(t *testing.T, s *toy.Scheme) []string {
 	t.Helper()
 	r := newRecorder()
 	run(r, s, WithFlips(24), WithConcurrentPairs(3))
@@ -55,20 +57,20 @@ func failures(t *testing.T, s *toy) []string {
 }
 
 func TestKitPassesSoundScheme(t *testing.T) {
-	TestScheme(t, &toy{}, WithFlips(32))
+	TestScheme(t, &toy.Scheme{}, WithFlips(32))
 }
 
 func TestKitFailsBrokenSchemes(t *testing.T) {
 	for _, c := range []struct {
 		name string
-		s    *toy
+		s    *toy.Scheme
 		want string // a failure naming this subtest must be reported
 	}{
-		{"leaks plaintext on tamper", &toy{leakOnTamper: true}, "/Tamper: "},
-		{"accepts replays it claims to reject", &toy{acceptReplays: true}, "/Replay: "},
-		{"rejects replays it claims to accept", &toy{claimNoReplay: true}, "/Replay: "},
-		{"drops bad stanzas silently", &toy{dropSilently: true}, "silently dropped"},
-		{"panics on bad input", &toy{panicOnBadInput: true}, "panicked"},
+		{"leaks plaintext on tamper", &toy.Scheme{LeakOnTamper: true}, "/Tamper: "},
+		{"accepts replays it claims to reject", &toy.Scheme{AcceptReplays: true}, "/Replay: "},
+		{"rejects replays it claims to accept", &toy.Scheme{ClaimNoReplay: true}, "/Replay: "},
+		{"drops bad stanzas silently", &toy.Scheme{DropSilently: true}, "silently dropped"},
+		{"panics on bad input", &toy.Scheme{PanicOnBadInput: true}, "panicked"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			got := failures(t, c.s)
@@ -83,7 +85,7 @@ func TestKitFailsBrokenSchemes(t *testing.T) {
 }
 
 func TestRecorderSeesSoundSchemePass(t *testing.T) {
-	if got := failures(t, &toy{}); len(got) != 0 {
+	if got := failures(t, &toy.Scheme{}); len(got) != 0 {
 		t.Fatalf("sound toy scheme failed the battery:\n%s", strings.Join(got, "\n"))
 	}
 }

@@ -1,4 +1,10 @@
-package e2etest
+// Package toy is a small, sound, test-only end-to-end scheme: ephemeral
+// X25519 to the recipient, AES-256-GCM over the whole stanza, an Ed25519
+// signature by the sender over the ciphertext, and a cache of nonces against
+// replays. It exists so that the conformance kit and the CLI can be tested
+// without any real codec; its fault switches turn on the bugs the kit must
+// catch. It is not a scheme to use.
+package toy
 
 import (
 	"context"
@@ -6,6 +12,7 @@ import (
 	"crypto/cipher"
 	"crypto/ecdh"
 	"crypto/ed25519"
+	cryptorand "crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -19,24 +26,26 @@ import (
 	"mellium.im/xmpp/jid"
 )
 
-// toy is a small, sound test-only scheme: ephemeral X25519 to the recipient,
-// AES-GCM over the whole stanza, an Ed25519 signature by the sender over the
-// ciphertext, and a nonce cache against replays. Its faults switch on the
-// bugs the battery must catch.
-type toy struct {
-	leakOnTamper    bool // skip the signature and the tag, and open whatever comes out
-	acceptReplays   bool // no replay cache, while still claiming replay protection
-	claimNoReplay   bool // claim no replay protection, while rejecting replays
-	dropSilently    bool // a failed stanza returns neither error nor anything else
-	panicOnBadInput bool // panic on a payload that does not decode
+// Scheme is the toy scheme. Its zero value is sound; each field switches on a
+// fault.
+type Scheme struct {
+	LeakOnTamper    bool // skip the signature and the tag, and open whatever comes out
+	AcceptReplays   bool // no replay cache, while still claiming replay protection
+	ClaimNoReplay   bool // claim no replay protection, while rejecting replays
+	DropSilently    bool // a failed stanza returns neither error nor anything else
+	PanicOnBadInput bool // panic on a payload that does not decode
 }
 
 const toyNS = "urn:xmppe2e:toy"
 
-func (s *toy) Name() string { return "toy" }
-func (s *toy) Spec() string { return "e2etest toy" }
+// Name returns "toy".
+func (s *Scheme) Name() string { return "toy" }
 
-func (s *toy) Claims() e2e.Properties {
+// Spec names the kit.
+func (s *Scheme) Spec() string { return "e2etest toy" }
+
+// Claims claims what a sound AEAD-plus-signature scheme gives.
+func (s *Scheme) Claims() e2e.Properties {
 	c := e2e.Properties{}
 	for _, p := range e2e.AllProperties {
 		c[p] = e2e.Fails
@@ -45,7 +54,7 @@ func (s *toy) Claims() e2e.Properties {
 		e2e.ReplayProtection, e2e.WholeStanza, e2e.SignOnly, e2e.AsyncDelivery, e2e.PKIIndependence} {
 		c[p] = e2e.Holds
 	}
-	if s.claimNoReplay {
+	if s.ClaimNoReplay {
 		c[e2e.ReplayProtection] = e2e.Fails
 	}
 	return c
@@ -79,7 +88,11 @@ func (p *toyPeer) Marshal() ([]byte, error) {
 	return fmt.Appendf(nil, "toy-peer %s %x %x", p.addr, p.x.Bytes(), []byte(p.ed)), nil
 }
 
-func (s *toy) GenerateIdentity(_ context.Context, addr jid.JID, rand io.Reader) (e2e.Identity, error) {
+// GenerateIdentity derives the keys from 64 bytes of rand.
+func (s *Scheme) GenerateIdentity(_ context.Context, addr jid.JID, rand io.Reader) (e2e.Identity, error) {
+	if rand == nil {
+		rand = cryptorand.Reader
+	}
 	var seed [64]byte
 	if _, err := io.ReadFull(rand, seed[:]); err != nil {
 		return nil, err
@@ -105,7 +118,8 @@ func parseFields(b []byte, kind string) (jid.JID, []byte, []byte, error) {
 	return addr, a, c, nil
 }
 
-func (s *toy) ParseIdentity(b []byte) (e2e.Identity, error) {
+// ParseIdentity reads what Identity.Marshal writes.
+func (s *Scheme) ParseIdentity(b []byte) (e2e.Identity, error) {
 	addr, x, ed, err := parseFields(b, "toy-identity")
 	if err != nil {
 		return nil, err
@@ -117,7 +131,8 @@ func (s *toy) ParseIdentity(b []byte) (e2e.Identity, error) {
 	return &toyID{addr, k, ed25519.NewKeyFromSeed(ed)}, nil
 }
 
-func (s *toy) ParsePeer(b []byte) (e2e.Peer, error) {
+// ParsePeer reads what Peer.Marshal writes.
+func (s *Scheme) ParsePeer(b []byte) (e2e.Peer, error) {
 	addr, x, ed, err := parseFields(b, "toy-peer")
 	if err != nil {
 		return nil, err
@@ -129,12 +144,13 @@ func (s *toy) ParsePeer(b []byte) (e2e.Peer, error) {
 	return &toyPeer{addr, k, ed25519.PublicKey(ed)}, nil
 }
 
-func (s *toy) NewSession(cfg e2e.Config) (e2e.Session, error) {
+// NewSession opens a session; the toy keeps only a replay cache.
+func (s *Scheme) NewSession(cfg e2e.Config) (e2e.Session, error) {
 	return &toySession{s: s, cfg: cfg, seen: map[string]bool{}}, nil
 }
 
 type toySession struct {
-	s    *toy
+	s    *Scheme
 	cfg  e2e.Config
 	mu   sync.Mutex
 	seen map[string]bool
@@ -195,7 +211,7 @@ func (ts *toySession) Sign(_ context.Context, st *e2e.Stanza) ([]*e2e.Stanza, er
 func (ts *toySession) Close(context.Context) ([]*e2e.Stanza, error) { return nil, nil }
 
 func (ts *toySession) fail(err error) (e2e.Received, error) {
-	if ts.s.dropSilently {
+	if ts.s.DropSilently {
 		return e2e.Received{}, nil
 	}
 	return e2e.Received{}, err
@@ -219,7 +235,7 @@ func (ts *toySession) Receive(_ context.Context, st *e2e.Stanza) (e2e.Received, 
 		}
 		b, err := base64.StdEncoding.DecodeString(e.Text())
 		if err != nil {
-			if ts.s.panicOnBadInput {
+			if ts.s.PanicOnBadInput {
 				panic("toy: bad base64")
 			}
 			return ts.fail(fmt.Errorf("toy: %w: %v", e2e.ErrMalformed, err))
@@ -234,10 +250,10 @@ func (ts *toySession) Receive(_ context.Context, st *e2e.Stanza) (e2e.Received, 
 	if err != nil {
 		return ts.fail(err)
 	}
-	if !ts.s.leakOnTamper && !ed25519.Verify(p.ed, append(append([]byte(nil), head...), ct...), sig) {
+	if !ts.s.LeakOnTamper && !ed25519.Verify(p.ed, append(append([]byte(nil), head...), ct...), sig) {
 		return ts.fail(fmt.Errorf("toy: %w", e2e.ErrBadSignature))
 	}
-	if !ts.s.acceptReplays {
+	if !ts.s.AcceptReplays {
 		if ts.seen[string(head)] {
 			return ts.fail(fmt.Errorf("toy: %w", e2e.ErrReplay))
 		}
@@ -254,7 +270,7 @@ func (ts *toySession) Receive(_ context.Context, st *e2e.Stanza) (e2e.Received, 
 	key := sha256.Sum256(append(shared, head[:32]...))
 	block, _ := aes.NewCipher(key[:])
 	var plain []byte
-	if ts.s.leakOnTamper {
+	if ts.s.LeakOnTamper {
 		// The bug: CTR-decrypt the ciphertext without checking the tag.
 		if len(ct) < 16 {
 			return ts.fail(fmt.Errorf("toy: %w", e2e.ErrDecrypt))
@@ -271,7 +287,7 @@ func (ts *toySession) Receive(_ context.Context, st *e2e.Stanza) (e2e.Received, 
 	}
 	inner, err := e2e.Parse(plain)
 	if err != nil {
-		if ts.s.leakOnTamper {
+		if ts.s.LeakOnTamper {
 			inner = &e2e.Stanza{Kind: st.Kind, From: st.From, To: st.To}
 			inner.SetBody(string(plain))
 		} else {
