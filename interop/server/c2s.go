@@ -27,15 +27,23 @@ const (
 
 // outq is one stream's write queue, drained by one writer goroutine.
 type outq struct {
-	ch   chan []byte
+	ch   chan qitem
 	done chan struct{}
 	once sync.Once
 }
 
-func newOutq() *outq { return &outq{ch: make(chan []byte, queueLen), done: make(chan struct{})} }
+// qitem is one queued stanza: its bytes, and for deferred wiretap records
+// (s2s links not yet up) the stanza and the interceptor action.
+type qitem struct {
+	b      []byte
+	st     *e2e.Stanza
+	action string
+}
+
+func newOutq(n int) *outq { return &outq{ch: make(chan qitem, n), done: make(chan struct{})} }
 
 // put enqueues b; false when the stream is gone or stayed full for sendWait.
-func (q *outq) put(b []byte) bool {
+func (q *outq) put(b qitem) bool {
 	select {
 	case q.ch <- b:
 		return true
@@ -59,16 +67,22 @@ func (q *outq) stop() { q.once.Do(func() { close(q.done) }) }
 
 // run writes queued items in batches until stop; then it writes tail (the
 // stream close) if the connection still works.
-func (q *outq) run(x *xstream, tail func() string) {
+func (q *outq) run(x *xstream, tail func() string, onWrite func(qitem)) {
 	var buf []byte
 	for {
 		select {
 		case b := <-q.ch:
-			buf = append(buf[:0], b...)
+			if onWrite != nil {
+				onWrite(b)
+			}
+			buf = append(buf[:0], b.b...)
 			for n := 1; n < maxBatch; n++ {
 				select {
 				case b := <-q.ch:
-					buf = append(buf, b...)
+					if onWrite != nil {
+						onWrite(b)
+					}
+					buf = append(buf, b.b...)
 					continue
 				default:
 				}
@@ -87,7 +101,10 @@ func (q *outq) run(x *xstream, tail func() string) {
 			for n := 0; n < queueLen; n++ {
 				select {
 				case b := <-q.ch:
-					buf = append(buf, b...)
+					if onWrite != nil {
+						onWrite(b)
+					}
+					buf = append(buf, b.b...)
 					continue
 				default:
 				}
@@ -163,7 +180,7 @@ func (s *Server) handleC2S(conn net.Conn) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		c.q.run(x, c.tail)
+		c.q.run(x, c.tail, nil)
 		// Unblock the reader once the stream is closed on our side.
 		conn.SetReadDeadline(time.Now().Add(time.Second))
 	}()
@@ -263,7 +280,7 @@ func (s *Server) negotiateC2S(x *xstream) (*c2s, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &c2s{srv: s, x: x, prot: protectionOf(&cs, mech, ""), q: newOutq()}
+	c := &c2s{srv: s, x: x, prot: protectionOf(&cs, mech, ""), q: newOutq(queueLen)}
 	for i := 0; i < 8; i++ {
 		e, _, err := readTop(x.d)
 		if err != nil {
@@ -602,5 +619,5 @@ func (c *c2s) send(st *e2e.Stanza) bool {
 func (c *c2s) write(st *e2e.Stanza, action string) bool {
 	b := st.Bytes()
 	c.srv.record(C2SOut, c.peer(), b, st, c.prot, action)
-	return c.q.put(b)
+	return c.q.put(qitem{b: b})
 }

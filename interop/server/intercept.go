@@ -18,10 +18,10 @@ import (
 // at the outbound hops (S2SOut, C2SOut) they are written to the same stream.
 // Do runs on the connection's goroutine: it must not block for long.
 type Interceptor struct {
-	Hop   Hop                          // where to act; "" acts at every hop
-	Match func(st *e2e.Stanza) bool    // nil matches every stanza
+	Hop   Hop                                // where to act; "" acts at every hop
+	Match func(st *e2e.Stanza) bool          // nil matches every stanza
 	Do    func(st *e2e.Stanza) []*e2e.Stanza // nil forwards unchanged
-	Delay time.Duration                // forward what Do returned after this long
+	Delay time.Duration                      // forward what Do returned after this long
 }
 
 // Intercept installs ic and returns a function that removes it.

@@ -59,7 +59,7 @@ func (s *Server) sendRemote(domain string, st *e2e.Stanza) {
 	s.mu.Lock()
 	l := s.s2sOut[domain]
 	if l == nil {
-		l = &s2sLink{srv: s, domain: domain, q: &outq{ch: make(chan []byte, s2sQueueLen), done: make(chan struct{})}}
+		l = &s2sLink{srv: s, domain: domain, q: newOutq(s2sQueueLen)}
 		s.s2sOut[domain] = l
 		s.wg.Add(1)
 		go l.run()
@@ -86,12 +86,8 @@ func (s *Server) sendRemote(domain string, st *e2e.Stanza) {
 }
 
 func (l *s2sLink) write(st *e2e.Stanza, action string) bool {
-	b := st.Bytes()
-	l.mu.Lock()
-	p := l.prot
-	l.mu.Unlock()
-	l.srv.record(S2SOut, l.domain, b, st, p, action)
-	return l.q.put(b)
+	// Recorded when written: the stream's protection is known only then.
+	return l.q.put(qitem{b: st.Bytes(), st: st, action: action})
 }
 
 func (l *s2sLink) run() {
@@ -108,7 +104,7 @@ func (l *s2sLink) run() {
 		for n := 0; n < s2sQueueLen; n++ {
 			select {
 			case b := <-l.q.ch:
-				if st, err := e2e.Parse(b); err == nil {
+				if st, err := e2e.Parse(b.b); err == nil {
 					s.bounce(toNS(st, e2e.NSClient), "cancel", "remote-server-not-found")
 				}
 				continue
@@ -147,7 +143,9 @@ func (l *s2sLink) run() {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		l.q.run(x, func() string { return "</stream:stream>" })
+		l.q.run(x, func() string { return "</stream:stream>" }, func(it qitem) {
+			s.record(S2SOut, l.domain, it.b, it.st, prot, it.action)
+		})
 		conn.SetReadDeadline(time.Now().Add(time.Second))
 	}()
 	// The remote server sends nothing on this stream but its close or a

@@ -9,9 +9,9 @@ import (
 	"hash"
 	"sync"
 
+	"golang.org/x/text/secure/precis"
 	"mellium.im/sasl"
 	"mellium.im/xmpp/jid"
-	"golang.org/x/text/secure/precis"
 )
 
 // ErrNoUser is returned by a Store for an account that does not exist.
