@@ -446,6 +446,9 @@ func ReadStanza(start xml.StartElement, r xml.TokenReader) (*Stanza, error) {
 	if err := lr.count(start); err != nil {
 		return nil, err
 	}
+	if err := checkNames(start); err != nil {
+		return nil, err
+	}
 	for _, a := range start.Attr {
 		if isNSDecl(a) {
 			continue
@@ -501,6 +504,9 @@ func readElement(start xml.StartElement, r *limitReader, depth int) (*Element, e
 		return nil, fmt.Errorf("%w: elements nested deeper than %d", ErrMalformed, MaxDepth)
 	}
 	if err := r.count(start); err != nil {
+		return nil, err
+	}
+	if err := checkNames(start); err != nil {
 		return nil, err
 	}
 	e := &Element{Name: start.Name}
@@ -646,6 +652,21 @@ func parseJID(v string) (jid.JID, error) {
 		return jid.JID{}, fmt.Errorf("%w: bad JID %q: %v", ErrMalformed, v, err)
 	}
 	return j, nil
+}
+
+// checkNames rejects names whose prefix was never declared. encoding/xml
+// leaves such a prefix in Name.Space; a namespace name is an absolute URI and
+// always has a colon, a prefix never does.
+func checkNames(start xml.StartElement) error {
+	if start.Name.Space != "" && !strings.Contains(start.Name.Space, ":") {
+		return fmt.Errorf("%w: undeclared prefix or relative namespace %q", ErrMalformed, start.Name.Space)
+	}
+	for _, a := range start.Attr {
+		if a.Name.Space != "" && a.Name.Space != "xmlns" && !strings.Contains(a.Name.Space, ":") {
+			return fmt.Errorf("%w: undeclared attribute prefix %q", ErrMalformed, a.Name.Space)
+		}
+	}
+	return nil
 }
 
 func isNSDecl(a xml.Attr) bool {

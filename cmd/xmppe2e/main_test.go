@@ -1,0 +1,46 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/xmppe2e/xmppe2e/e2e"
+	"github.com/xmppe2e/xmppe2e/internal/toy"
+)
+
+// The scripts run the CLI with the real schemes plus the test-only toy
+// scheme, so the generic plumbing is checked whatever codecs exist.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"xmppe2e": func() {
+			list := append(append([]e2e.Scheme(nil), schemes...), &toy.Scheme{})
+			os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr, list, os.Getenv))
+		},
+	})
+}
+
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// mode FILE PERM: the file's permission bits are PERM (octal).
+			"mode": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 2 {
+					ts.Fatalf("usage: mode FILE PERM")
+				}
+				fi, err := os.Stat(ts.MkAbs(args[0]))
+				ts.Check(err)
+				if got := fmt.Sprintf("%04o", fi.Mode().Perm()); (got == args[1]) == neg {
+					ts.Fatalf("%s has mode %s", args[0], got)
+				}
+			},
+		},
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("XMPPE2E_INTEROP", os.Getenv("XMPPE2E_INTEROP"))
+			return nil
+		},
+	})
+}
