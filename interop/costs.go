@@ -20,6 +20,9 @@ func conversation(tap []Record, mark int, server string) (dirs []byte, sizes []i
 		if r.Seq < mark || r.Server != server || r.Hop == "inject" {
 			continue
 		}
+		if st, err := e2e.Parse(r.Bytes); err != nil || !between(st) {
+			continue
+		}
 		switch {
 		case r.From.Bare().Equal(JulietJID.Bare()) && r.To.Bare().Equal(RomeoJID.Bare()):
 			dirs = append(dirs, 'j')
@@ -90,9 +93,22 @@ func runCosts(e *env) (*result, error) {
 				return nil, fmt.Errorf("a %d-byte message did not open: %v", size, err)
 			}
 			_, sizes := conversation(e.net.Wiretap(), mark, server)
-			ov = report.Overhead{BodyBytes: len(st.Body()), PlainBytes: len(plain.Bytes()), Stanzas: len(sizes)}
+			ov = report.Overhead{BodyBytes: len(st.Body()), Stanzas: len(sizes)}
 			for _, s := range sizes {
 				ov.WireBytes += s
+			}
+			// The same stanza unprotected over the same hop.
+			mark = len(e.net.Wiretap())
+			if err := j.dev.Send(e.ctx, plain); err != nil {
+				return nil, err
+			}
+			if err := e.net.Settle(e.ctx); err != nil {
+				return nil, err
+			}
+			r.dev.Drain()
+			_, sizes = conversation(e.net.Wiretap(), mark, server)
+			for _, s := range sizes {
+				ov.PlainBytes += s
 			}
 			ov.OverheadBytes = ov.WireBytes - ov.PlainBytes
 		}
@@ -128,7 +144,15 @@ func runCosts(e *env) (*result, error) {
 				return nil, err
 			}
 			if got := r.dev.Drain(); len(got) > 0 {
-				plat = append(plat, time.Since(t1))
+				at := time.Now()
+				if td, ok := r.dev.(interface {
+					ArrivedAt(*e2e.Stanza) (time.Time, bool)
+				}); ok {
+					if t, ok := td.ArrivedAt(got[0]); ok {
+						at = t
+					}
+				}
+				plat = append(plat, at.Sub(t1))
 				break
 			}
 		}

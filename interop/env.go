@@ -271,8 +271,16 @@ func (e *env) receive(p *party, st *e2e.Stanza) (e2e.Received, error) {
 	p.calls = append(p.calls, call{st: inner.Clone()})
 	t0 := time.Now()
 	res, err := p.sess.Receive(e.ctx, inner.Clone())
-	p.recvTime = append(p.recvTime, time.Since(t0))
+	took := time.Since(t0)
+	p.recvTime = append(p.recvTime, took)
 	now := time.Now()
+	if td, ok := p.dev.(interface {
+		ArrivedAt(*e2e.Stanza) (time.Time, bool)
+	}); ok {
+		if at, ok := td.ArrivedAt(st); ok {
+			now = at.Add(took)
+		}
+	}
 	if err != nil {
 		p.errs = append(p.errs, err)
 		e.tr.logf("%s Receive %s from %s: error %s: %v", p.name, inner.Kind, inner.From, e2e.ClassOf(err), err)

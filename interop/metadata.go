@@ -127,7 +127,7 @@ func analyzeMetadata(ids *identities, tap []Record, sent []*e2e.Stanza, server s
 			continue
 		}
 		st, err := e2e.Parse(r.Bytes)
-		if err != nil {
+		if err != nil || !between(st) {
 			continue
 		}
 		n++
@@ -227,4 +227,40 @@ func metadataVerdict(md report.Metadata) verdict {
 		return verdict{e2e.Partial, "content hidden, but the servers see: " + strings.Join(what, "; ")}
 	}
 	return verdict{e2e.Holds, "the servers see addresses, sizes and timing only"}
+}
+
+// collect calls f with every attribute value and text node below es.
+func collect(es []*e2e.Element, f func(string)) {
+	for _, e := range es {
+		for _, a := range e.Attr {
+			f(a.Value)
+		}
+		for _, n := range e.Nodes {
+			switch n := n.(type) {
+			case e2e.CharData:
+				f(string(n))
+			case *e2e.Element:
+				collect([]*e2e.Element{n}, f)
+			}
+		}
+	}
+}
+
+// between reports whether st travels between juliet and romeo (either way)
+// and is not plain presence, which the servers exchange by themselves.
+func between(st *e2e.Stanza) bool {
+	if st.Kind == e2e.Presence {
+		ext := false
+		for _, c := range st.Children {
+			if c.Name.Space != e2e.NSClient && c.Name.Space != "" {
+				ext = true
+			}
+		}
+		if !ext {
+			return false
+		}
+	}
+	f, t := st.From.Bare(), st.To.Bare()
+	j, r := JulietJID.Bare(), RomeoJID.Bare()
+	return f.Equal(j) && t.Equal(r) || f.Equal(r) && t.Equal(j)
 }

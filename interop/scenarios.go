@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/xmppe2e/xmppe2e/e2e"
+	"github.com/xmppe2e/xmppe2e/internal/mutate"
 	"mellium.im/xmpp/jid"
 )
 
@@ -131,6 +132,9 @@ func (c *catcher) arm(on bool) {
 func (e *env) catch(c *catcher, a *party, st *e2e.Stanza, sign bool) ([]*e2e.Stanza, error) {
 	c.arm(true)
 	_, err := e.protect(a, st, sign)
+	if serr := e.net.Settle(e.ctx); serr != nil {
+		return nil, serr
+	}
 	c.arm(false)
 	if err != nil {
 		return nil, err
@@ -520,6 +524,9 @@ func runReorder(e *env) (*result, error) {
 	c.arm(true)
 	out1, err1 := e.encrypt(j, m1)
 	out2, err2 := e.encrypt(j, m2)
+	if err := e.net.Settle(e.ctx); err != nil {
+		return nil, err
+	}
 	c.arm(false)
 	if err1 != nil || err2 != nil {
 		return nil, fmt.Errorf("encrypt: %v %v", err1, err2)
@@ -588,15 +595,12 @@ type variantStats struct {
 	errs                                  []error
 }
 
-func (e *env) tryVariants(r *party, orig *e2e.Stanza, held []*e2e.Stanza, vs []variant, signer e2e.Identity) (*variantStats, error) {
+func (e *env) tryVariants(r *party, orig *e2e.Stanza, vs []variant) (*variantStats, error) {
 	s := &variantStats{}
 	for _, v := range vs {
 		nO, nE := len(r.opened), len(r.errs)
 		e.tr.logf("variant: %s", v.what)
-		sts := make([]*e2e.Stanza, len(held))
-		copy(sts, held)
-		sts[v.index] = v.st
-		if err := e.inject(sts...); err != nil {
+		if err := e.inject(v.wire...); err != nil {
 			return nil, err
 		}
 		opened, errs := r.since(nO, nE)
@@ -609,7 +613,7 @@ func (e *env) tryVariants(r *party, orig *e2e.Stanza, held []*e2e.Stanza, vs []v
 		default:
 			ok := true
 			for _, o := range opened {
-				if !sameContent(orig, o.Stanza) || (signer != nil && !isSigner(e.ids, o.Opened, signer) && o.Stanza.Body() != orig.Body()) {
+				if !sameContent(orig, o.Stanza) {
 					ok = false
 				}
 			}
@@ -653,18 +657,27 @@ func (e *env) mutationAttack(truncate bool) (*result, error) {
 		return nil, errors.New("nothing to tamper with: the message produced no stanza")
 	}
 	var vs []variant
-	for i, w := range held {
-		if truncate {
-			vs = append(vs, truncVariants(w, st, i)...)
-		} else {
-			vs = append(vs, flipVariants(w, st, i, 6, e.rnd)...)
+	if truncate {
+		vs = truncVariants(st, held)
+	} else {
+		vs = flipVariants(st, held, 6, e.rnd)
+		if len(vs) == 0 {
+			// Nothing but plaintext on the wire: the server edits it.
+			for i, w := range held {
+				if b := w.Body(); b != "" {
+					wire := mutate.Clone(held)
+					v, _ := mutate.Flip(b, len(b)/2)
+					wire[i].SetBody(v)
+					vs = append(vs, variant{what: fmt.Sprintf("body of stanza %d edited in the clear", i), wire: wire})
+				}
+			}
 		}
 	}
 	if len(vs) > 60 {
 		e.rnd.Shuffle(len(vs), func(a, b int) { vs[a], vs[b] = vs[b], vs[a] })
 		vs = vs[:60]
 	}
-	s, err := e.tryVariants(r, st, held, vs, nil)
+	s, err := e.tryVariants(r, st, vs)
 	if err != nil {
 		return nil, err
 	}
@@ -692,6 +705,9 @@ func runSign(e *env) (*result, error) {
 	st := e.message(j, r.dev.JID(), 0)
 	c.arm(true)
 	_, err = e.protect(j, st, true)
+	if serr := e.net.Settle(e.ctx); serr != nil {
+		return nil, serr
+	}
 	c.arm(false)
 	if errors.Is(err, e2e.ErrUnsupported) {
 		res.attack = "unsupported"
@@ -720,34 +736,31 @@ func runSign(e *env) (*result, error) {
 			}
 		}
 		for _, k := range extra {
-			v := w.Clone()
-			v.Children = append(v.Children[:k:k], v.Children[k+1:]...)
-			vs = append(vs, variant{index: i, st: v, what: "signature element " + w.Children[k].Name.Local + " stripped"})
+			wire := mutate.Clone(held)
+			wire[i].Children = append(wire[i].Children[:k:k], wire[i].Children[k+1:]...)
+			vs = append(vs, variant{wire: wire, what: "signature element " + w.Children[k].Name.Local + " stripped"})
 		}
 		if len(extra) > 1 {
-			v := w.Clone()
-			v.Children = nil
+			wire := mutate.Clone(held)
+			wire[i].Children = nil
 			for _, ch := range w.Children {
 				if elementInPlain(ch, st) {
-					v.Children = append(v.Children, ch.Clone())
+					wire[i].Children = append(wire[i].Children, ch.Clone())
 				}
 			}
-			vs = append(vs, variant{index: i, st: v, what: "all protection elements stripped"})
+			vs = append(vs, variant{wire: wire, what: "all protection elements stripped"})
 		}
 	}
-	strip, err := e.tryVariantsSigned(r, st, held, vs)
+	strip, err := e.tryVariantsSigned(r, st, vs)
 	if err != nil {
 		return nil, err
 	}
 	// Altered: bit flips in the signed stanza.
-	var alt []variant
-	for i, w := range held {
-		alt = append(alt, flipVariants(w, st, i, 4, e.rnd)...)
-	}
+	alt := flipVariants(st, held, 4, e.rnd)
 	if len(alt) > 30 {
 		alt = alt[:30]
 	}
-	altered, err := e.tryVariantsSigned(r, st, held, alt)
+	altered, err := e.tryVariantsSigned(r, st, alt)
 	if err != nil {
 		return nil, err
 	}
@@ -782,14 +795,12 @@ func runSign(e *env) (*result, error) {
 // tryVariantsSigned counts variants that romeo opens as signed by juliet
 // with changed content, or unsigned but claiming to be signed (a stripped
 // signature accepted as signed).
-func (e *env) tryVariantsSigned(r *party, orig *e2e.Stanza, held []*e2e.Stanza, vs []variant) (int, error) {
+func (e *env) tryVariantsSigned(r *party, orig *e2e.Stanza, vs []variant) (int, error) {
 	bad := 0
 	for _, v := range vs {
 		nO := len(r.opened)
 		e.tr.logf("variant: %s", v.what)
-		sts := append([]*e2e.Stanza(nil), held...)
-		sts[v.index] = v.st
-		if err := e.inject(sts...); err != nil {
+		if err := e.inject(v.wire...); err != nil {
 			return 0, err
 		}
 		for _, o := range r.opened[nO:] {
@@ -861,6 +872,9 @@ func runReaddress(e *env) (*result, error) {
 	st2 := e.message(j, r.dev.JID(), 0)
 	c.arm(true)
 	_, err = e.protect(j, st2, true)
+	if serr := e.net.Settle(e.ctx); serr != nil {
+		return nil, serr
+	}
 	c.arm(false)
 	if errors.Is(err, e2e.ErrUnsupported) {
 		res.attack = "refused"
@@ -926,12 +940,6 @@ func runDowngrade(e *env) (*result, error) {
 			st.Children = keep
 		case "version":
 			for _, rw := range versionRewrites {
-				for _, rg := range regions(st, &e2e.Stanza{}) {
-					if v := rg.get(); strings.Contains(v, rw.from) {
-						rg.set(strings.ReplaceAll(v, rw.from, rw.to))
-						rewrites++
-					}
-				}
 				if b := st.Body(); strings.Contains(b, rw.from) {
 					st.SetBody(strings.ReplaceAll(b, rw.from, rw.to))
 					rewrites++
