@@ -53,24 +53,24 @@ func (d *attackerDevice) divert(r Record, st *e2e.Stanza) []*e2e.Stanza {
 
 func runForgery(e *env) (*result, error) {
 	res := newResult()
-	dev := &attackerDevice{net: e.net, addr: JulietJID}
+	dev := &attackerDevice{net: e.net, addr: e.a.Juliet}
 	e.net.SetHook(dev.divert)
-	r, err := e.join("romeo", RomeoJID, LoginOptions{})
+	r, err := e.join("romeo", e.a.Romeo, LoginOptions{})
 	if err != nil {
 		return nil, err
 	}
-	m := &party{name: "mercutio", want: MercutioJID, id: e.ids.mercutio, dev: dev, online: true,
+	m := &party{name: "mercutio", want: e.a.Mercutio, id: e.ids.mercutio, dev: dev, online: true,
 		seedTag: []string{e.scheme.Name(), e.tr.scenario, "mercutio"}}
 	cfg := e.sessionConfig(m, "session")
-	cfg.JID = JulietJID
+	cfg.JID = e.a.Juliet
 	cfg.Peers = []e2e.Peer{e.ids.romeo.Public(), e.ids.juliet.Public()}
 	if err := e.openSession(m, &cfg); err != nil {
 		return nil, err
 	}
 	e.parties["mercutio"] = m
-	e.tr.logf("mercutio speaks as %s through the malicious server, with his own keys", JulietJID)
+	e.tr.logf("mercutio speaks as %s through the malicious server, with his own keys", e.a.Juliet)
 	st := e.message(m, r.dev.JID(), 0)
-	st.From = JulietJID
+	st.From = e.a.Juliet
 	if _, err := e.encrypt(m, st); err != nil {
 		res.attack = "cannot-encrypt"
 		res.detail = fmt.Sprintf("mercutio's session refused to encrypt: %s", e2e.ClassOf(err))
@@ -105,7 +105,7 @@ func runForgery(e *env) (*result, error) {
 
 // recorded returns the stanzas of the conversation between juliet and romeo
 // as the malicious server recorded them, in order, with their recipient.
-func recorded(tap []Record, after int, malicious string) []*e2e.Stanza {
+func recorded(a Addresses, tap []Record, after int, malicious string) []*e2e.Stanza {
 	var out []*e2e.Stanza
 	for _, r := range tap {
 		if r.Seq < after || r.Server != malicious || r.Hop == "inject" {
@@ -116,7 +116,7 @@ func recorded(tap []Record, after int, malicious string) []*e2e.Stanza {
 			continue
 		}
 		fj, tj := st.From.Bare(), st.To.Bare()
-		if (fj.Equal(JulietJID.Bare()) && tj.Equal(RomeoJID.Bare())) || (fj.Equal(RomeoJID.Bare()) && tj.Equal(JulietJID.Bare())) {
+		if (fj.Equal(a.Juliet.Bare()) && tj.Equal(a.Romeo.Bare())) || (fj.Equal(a.Romeo.Bare()) && tj.Equal(a.Juliet.Bare())) {
 			out = append(out, st)
 		}
 	}
@@ -144,7 +144,7 @@ func (e *env) judge(recs []*e2e.Stanza, tag string, jAddr, rAddr jid.JID) (map[s
 	out := map[string][]e2e.Opened{}
 	for _, st := range recs {
 		to := "romeo"
-		if st.To.Bare().Equal(JulietJID.Bare()) {
+		if st.To.Bare().Equal(e.a.Juliet.Bare()) {
 			to = "juliet"
 		}
 		res, err := sess[to].Receive(e.ctx, st.Clone())
@@ -186,7 +186,7 @@ func runKeyCompromise(e *env) (*result, error) {
 	if err := e.pump(); err != nil {
 		return nil, err
 	}
-	recs := recorded(e.net.Wiretap(), 0, e.net.Malicious())
+	recs := recorded(e.a, e.net.Wiretap(), 0, e.net.Malicious())
 	e.tr.logf("the sessions are over; the attacker holds both long-term identities and %d recorded stanzas", len(recs))
 	got, err := e.judge(recs, "attacker", j.dev.JID(), r.dev.JID())
 	if err != nil {
@@ -208,8 +208,8 @@ func runKeyCompromise(e *env) (*result, error) {
 			}
 			leaked++
 			opened++
-			if o.Signer != nil && (from == JulietJID.Bare().String() && isSigner(e.ids, o, e.ids.juliet) ||
-				from == RomeoJID.Bare().String() && isSigner(e.ids, o, e.ids.romeo)) {
+			if o.Signer != nil && (from == e.a.Juliet.Bare().String() && isSigner(e.ids, o, e.ids.juliet) ||
+				from == e.a.Romeo.Bare().String() && isSigner(e.ids, o, e.ids.romeo)) {
 				signed++
 			}
 		}
@@ -293,8 +293,8 @@ func runPostCompromise(e *env) (*result, error) {
 		return nil, fmt.Errorf("the conversation broke down after the compromise")
 	}
 	var toRomeo []*e2e.Stanza
-	for _, st := range recorded(e.net.Wiretap(), mark, e.net.Malicious()) {
-		if st.To.Bare().Equal(RomeoJID.Bare()) {
+	for _, st := range recorded(e.a, e.net.Wiretap(), mark, e.net.Malicious()) {
+		if st.To.Bare().Equal(e.a.Romeo.Bare()) {
 			toRomeo = append(toRomeo, st)
 		}
 	}

@@ -15,18 +15,18 @@ var OverheadSizes = []int{16, 1024, 16384}
 // conversation returns the records of the malicious server for stanzas
 // between juliet and romeo after mark, with their direction ('j' for
 // juliet to romeo).
-func conversation(tap []Record, mark int, server string) (dirs []byte, sizes []int) {
+func conversation(a Addresses, tap []Record, mark int, server string) (dirs []byte, sizes []int) {
 	for _, r := range tap {
 		if r.Seq < mark || r.Server != server || r.Hop == "inject" {
 			continue
 		}
-		if st, err := e2e.Parse(r.Bytes); err != nil || !between(st) {
+		if st, err := e2e.Parse(r.Bytes); err != nil || !a.between(st) {
 			continue
 		}
 		switch {
-		case r.From.Bare().Equal(JulietJID.Bare()) && r.To.Bare().Equal(RomeoJID.Bare()):
+		case r.From.Bare().Equal(a.Juliet.Bare()) && r.To.Bare().Equal(a.Romeo.Bare()):
 			dirs = append(dirs, 'j')
-		case r.From.Bare().Equal(RomeoJID.Bare()) && r.To.Bare().Equal(JulietJID.Bare()):
+		case r.From.Bare().Equal(a.Romeo.Bare()) && r.To.Bare().Equal(a.Juliet.Bare()):
 			dirs = append(dirs, 'r')
 		default:
 			continue
@@ -50,7 +50,7 @@ func runCosts(e *env) (*result, error) {
 	c := report.Costs{}
 	server := e.net.Malicious()
 	if server == "" {
-		server = JulietJID.Domainpart()
+		server = e.a.Juliet.Domainpart()
 	}
 	j, r, err := e.pair()
 	if err != nil {
@@ -68,7 +68,7 @@ func runCosts(e *env) (*result, error) {
 		return nil, fmt.Errorf("the first message did not open: %v", err)
 	}
 	c.HandshakeTime = report.Duration(o.at.Sub(t0))
-	dirs, _ := conversation(e.net.Wiretap(), mark, server)
+	dirs, _ := conversation(e.a, e.net.Wiretap(), mark, server)
 	flights := 0
 	for i := range dirs {
 		if i == 0 || dirs[i] != dirs[i-1] {
@@ -81,8 +81,13 @@ func runCosts(e *env) (*result, error) {
 		return nil, err
 	}
 	// Overhead, in steady state: the second of two messages of each size.
+	// Without a wiretap (an external server) there is nothing to measure.
 	steady := 0
-	for _, size := range OverheadSizes {
+	sizes := OverheadSizes
+	if e.net.Malicious() == "" {
+		sizes = nil
+	}
+	for _, size := range sizes {
 		var ov report.Overhead
 		for k := 0; k < 2; k++ {
 			st := e.message(j, r.dev.JID(), size)
@@ -92,7 +97,7 @@ func runCosts(e *env) (*result, error) {
 			if o, err := e.exchange(j, r, st); o == nil {
 				return nil, fmt.Errorf("a %d-byte message did not open: %v", size, err)
 			}
-			_, sizes := conversation(e.net.Wiretap(), mark, server)
+			_, sizes := conversation(e.a, e.net.Wiretap(), mark, server)
 			ov = report.Overhead{BodyBytes: len(st.Body()), Stanzas: len(sizes)}
 			for _, s := range sizes {
 				ov.WireBytes += s
@@ -106,7 +111,7 @@ func runCosts(e *env) (*result, error) {
 				return nil, err
 			}
 			r.dev.Drain()
-			_, sizes = conversation(e.net.Wiretap(), mark, server)
+			_, sizes = conversation(e.a, e.net.Wiretap(), mark, server)
 			for _, s := range sizes {
 				ov.PlainBytes += s
 			}
@@ -163,9 +168,10 @@ func runCosts(e *env) (*result, error) {
 	c.LatencyPlain = report.Duration(median(plat))
 	c.Samples = n
 	res.facts["costs"] = c
-	res.detail = fmt.Sprintf("handshake %d round trip(s), %d stanza(s); overhead %d/%d/%d bytes; latency %s",
-		c.HandshakeRoundTrips, c.HandshakeStanzas, c.Overhead[0].OverheadBytes, c.Overhead[1].OverheadBytes,
-		c.Overhead[2].OverheadBytes, c.Latency)
+	res.detail = fmt.Sprintf("handshake %d round trip(s), %d stanza(s); latency %s", c.HandshakeRoundTrips, c.HandshakeStanzas, c.Latency)
+	for _, o := range c.Overhead {
+		res.detail += fmt.Sprintf("; %d B body %+d B", o.BodyBytes, o.OverheadBytes)
+	}
 	return res, nil
 }
 

@@ -99,7 +99,7 @@ func finish(sr *report.Scheme, s e2e.Scheme, in *decideInput, opt Options) {
 		if ex := in.find("exchange"); ex != nil {
 			if tap, ok := ex.res.facts["tap"].([]Record); ok {
 				sent, _ := ex.res.facts["sent"].([]*e2e.Stanza)
-				server := JulietJID.Domainpart()
+				server := in.ids.a.Juliet.Domainpart()
 				md := analyzeMetadata(in.ids, tap, sent, server)
 				md.Evidence = ex.ev
 				if c := in.find("costs"); c != nil {

@@ -30,16 +30,47 @@ var (
 // their stanzas to see whether extensions are protected.
 const NSProbe = "urn:xmppe2e:probe:0"
 
+// Addresses are the full JIDs the parties log in with. Juliet2 and Romeo2
+// are the second devices of juliet and romeo.
+type Addresses struct {
+	Juliet, Juliet2, Romeo, Romeo2, Mercutio jid.JID
+}
+
+// DefaultAddresses are the parties of the built-in network.
+func DefaultAddresses() Addresses {
+	return Addresses{Juliet: JulietJID, Juliet2: Juliet2JID, Romeo: RomeoJID, Romeo2: Romeo2JID, Mercutio: MercutioJID}
+}
+
+// between reports whether st travels between juliet and romeo (either way)
+// and is not plain presence, which the servers exchange by themselves.
+func (a Addresses) between(st *e2e.Stanza) bool {
+	if st.Kind == e2e.Presence {
+		ext := false
+		for _, c := range st.Children {
+			if c.Name.Space != e2e.NSClient && c.Name.Space != "" {
+				ext = true
+			}
+		}
+		if !ext {
+			return false
+		}
+	}
+	f, t := st.From.Bare(), st.To.Bare()
+	j, r := a.Juliet.Bare(), a.Romeo.Bare()
+	return f.Equal(j) && t.Equal(r) || f.Equal(r) && t.Equal(j)
+}
+
 // identities are the long-term identities of one scheme's run.
 type identities struct {
+	a                       Addresses
 	juliet, romeo, mercutio e2e.Identity
 }
 
 func (ids *identities) of(addr jid.JID) e2e.Identity {
-	switch addr.Bare().String() {
-	case JulietJID.Bare().String():
+	switch {
+	case addr.Bare().Equal(ids.a.Juliet.Bare()):
 		return ids.juliet
-	case RomeoJID.Bare().String():
+	case addr.Bare().Equal(ids.a.Romeo.Bare()):
 		return ids.romeo
 	}
 	return ids.mercutio
@@ -47,10 +78,10 @@ func (ids *identities) of(addr jid.JID) e2e.Identity {
 
 // peersOf returns the public keys a party pins.
 func (ids *identities) peersOf(addr jid.JID) []e2e.Peer {
-	switch addr.Bare().String() {
-	case JulietJID.Bare().String():
+	switch {
+	case addr.Bare().Equal(ids.a.Juliet.Bare()):
 		return []e2e.Peer{ids.romeo.Public()}
-	case RomeoJID.Bare().String():
+	case addr.Bare().Equal(ids.a.Romeo.Bare()):
 		return []e2e.Peer{ids.juliet.Public()}
 	}
 	return []e2e.Peer{ids.romeo.Public(), ids.juliet.Public()}
@@ -121,6 +152,7 @@ type openedAt struct {
 // env is the state of one scenario run for one scheme.
 type env struct {
 	ctx     context.Context
+	a       Addresses
 	scheme  e2e.Scheme
 	ids     *identities
 	net     Network
@@ -138,7 +170,7 @@ type env struct {
 func newEnv(ctx context.Context, s e2e.Scheme, ids *identities, net Network, seed int64, start time.Time, scenario string) *env {
 	h := sha256.Sum256([]byte(fmt.Sprintf("%d/%s/%s", seed, s.Name(), scenario)))
 	return &env{
-		ctx: ctx, scheme: s, ids: ids, net: net, seed: seed, start: start,
+		ctx: ctx, a: ids.a, scheme: s, ids: ids, net: net, seed: seed, start: start,
 		tr:      newTranscript(s.Name(), scenario),
 		parties: map[string]*party{},
 		rnd:     rand.New(rand.NewPCG(binary.BigEndian.Uint64(h[:8]), binary.BigEndian.Uint64(h[8:16]))),

@@ -127,7 +127,7 @@ func analyzeMetadata(ids *identities, tap []Record, sent []*e2e.Stanza, server s
 			continue
 		}
 		st, err := e2e.Parse(r.Bytes)
-		if err != nil || !between(st) {
+		if err != nil || !ids.a.between(st) {
 			continue
 		}
 		n++
@@ -160,7 +160,7 @@ func analyzeMetadata(ids *identities, tap []Record, sent []*e2e.Stanza, server s
 					keyIDs[label] = true
 				}
 			}
-			for _, bare := range []string{JulietJID.Bare().String(), RomeoJID.Bare().String()} {
+			for _, bare := range []string{ids.a.Juliet.Bare().String(), ids.a.Romeo.Bare().String()} {
 				if bytes.Contains(p, []byte(bare)) && !bytes.Equal(p, []byte(bare)) {
 					keyIDs["address "+bare+" inside the payload"] = true
 				}
@@ -244,23 +244,4 @@ func collect(es []*e2e.Element, f func(string)) {
 			}
 		}
 	}
-}
-
-// between reports whether st travels between juliet and romeo (either way)
-// and is not plain presence, which the servers exchange by themselves.
-func between(st *e2e.Stanza) bool {
-	if st.Kind == e2e.Presence {
-		ext := false
-		for _, c := range st.Children {
-			if c.Name.Space != e2e.NSClient && c.Name.Space != "" {
-				ext = true
-			}
-		}
-		if !ext {
-			return false
-		}
-	}
-	f, t := st.From.Bare(), st.To.Bare()
-	j, r := JulietJID.Bare(), RomeoJID.Bare()
-	return f.Equal(j) && t.Equal(r) || f.Equal(r) && t.Equal(j)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/xmppe2e/xmppe2e/e2e"
 	"github.com/xmppe2e/xmppe2e/interop/report"
+	"mellium.im/xmpp/jid"
 )
 
 // Options configure a run of the harness.
@@ -43,6 +44,9 @@ type Options struct {
 	// Only runs just the named scenarios (all when empty).
 	Only []string
 
+	// Addresses are the parties' full JIDs; zero means DefaultAddresses.
+	Addresses Addresses
+
 	// Progress, when set, is told about every step.
 	Progress func(Event)
 }
@@ -74,6 +78,9 @@ func Scenarios() []report.ScenarioInfo {
 func Run(ctx context.Context, opt Options) (*report.Report, error) {
 	if opt.Samples == 0 {
 		opt.Samples = 20
+	}
+	if opt.Addresses.Juliet.Equal(jid.JID{}) {
+		opt.Addresses = DefaultAddresses()
 	}
 	if opt.NewNetwork == nil {
 		opt.NewNetwork = func(context.Context) (Network, error) { return NewMemNetwork(JulietJID.Domainpart()), nil }
@@ -138,7 +145,7 @@ func runScheme(ctx context.Context, s e2e.Scheme, run []scenario, opt Options, s
 		}
 	}
 	progress(Event{Step: *step})
-	ids, err := makeIdentities(ctx, s, opt.Seed)
+	ids, err := makeIdentities(ctx, s, opt.Seed, opt.Addresses)
 	if err != nil {
 		sr.Errors = append(sr.Errors, "identities: "+err.Error())
 		*step += len(run)
@@ -213,20 +220,13 @@ func runOne(ctx context.Context, s e2e.Scheme, ids *identities, sc scenario, opt
 	return res, ev, err
 }
 
-func makeIdentities(ctx context.Context, s e2e.Scheme, seed int64) (*identities, error) {
-	ids := &identities{}
+func makeIdentities(ctx context.Context, s e2e.Scheme, seed int64, a Addresses) (*identities, error) {
+	ids := &identities{a: a}
 	for _, who := range []struct {
 		p    *e2e.Identity
-		addr string
-	}{{&ids.juliet, "juliet@capulet.lit"}, {&ids.romeo, "romeo@montague.lit"}, {&ids.mercutio, "mercutio@capulet.lit"}} {
-		j := JulietJID.Bare()
-		switch who.addr {
-		case "romeo@montague.lit":
-			j = RomeoJID.Bare()
-		case "mercutio@capulet.lit":
-			j = MercutioJID.Bare()
-		}
-		id, err := s.GenerateIdentity(ctx, j, seededReader(seed, s.Name(), "identity", who.addr))
+		addr jid.JID
+	}{{&ids.juliet, a.Juliet.Bare()}, {&ids.romeo, a.Romeo.Bare()}, {&ids.mercutio, a.Mercutio.Bare()}} {
+		id, err := s.GenerateIdentity(ctx, who.addr, seededReader(seed, s.Name(), "identity", who.addr.String()))
 		if err != nil {
 			return nil, fmt.Errorf("GenerateIdentity(%s): %w", who.addr, err)
 		}

@@ -69,10 +69,10 @@ var scenarios = []scenario{
 
 // pair logs juliet and romeo in with fresh sessions.
 func (e *env) pair() (j, r *party, err error) {
-	if j, err = e.join("juliet", JulietJID, LoginOptions{}); err != nil {
+	if j, err = e.join("juliet", e.a.Juliet, LoginOptions{}); err != nil {
 		return nil, nil, err
 	}
-	if r, err = e.join("romeo", RomeoJID, LoginOptions{}); err != nil {
+	if r, err = e.join("romeo", e.a.Romeo, LoginOptions{}); err != nil {
 		return nil, nil, err
 	}
 	return j, r, nil
@@ -313,7 +313,7 @@ func runExchange(e *env) (*result, error) {
 			continue
 		}
 		from := e.ids.juliet
-		if sent[i].From.Bare().Equal(RomeoJID.Bare()) {
+		if sent[i].From.Bare().Equal(e.a.Romeo.Bare()) {
 			from = e.ids.romeo
 		}
 		switch {
@@ -351,7 +351,7 @@ func runOffline(e *env) (*result, error) {
 	if err := e.offline(r); err != nil {
 		return nil, err
 	}
-	st := e.message(j, RomeoJID, 0)
+	st := e.message(j, r.want, 0)
 	if _, err := e.encrypt(j, st); err != nil {
 		res.set(e2e.AsyncDelivery, e2e.Fails, "Encrypt to an offline peer failed: %v", err)
 		res.attack = "error"
@@ -396,11 +396,11 @@ func runTwoDevices(e *env) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
-	r2, err := e.join("romeo2", Romeo2JID, LoginOptions{})
+	r2, err := e.join("romeo2", e.a.Romeo2, LoginOptions{})
 	if err != nil {
 		return nil, err
 	}
-	st := e.message(j, RomeoJID.Bare(), 0)
+	st := e.message(j, e.a.Romeo.Bare(), 0)
 	if _, err := e.encrypt(j, st); err != nil {
 		res.set(e2e.MultiDevice, e2e.Fails, "Encrypt to romeo's bare JID failed: %s: %v", e2e.ClassOf(err), err)
 		res.detail = "cannot address a bare JID"
@@ -424,15 +424,15 @@ func runTwoDevices(e *env) (*result, error) {
 
 func runCarbons(e *env) (*result, error) {
 	res := newResult()
-	j, err := e.join("juliet", JulietJID, LoginOptions{Carbons: true})
+	j, err := e.join("juliet", e.a.Juliet, LoginOptions{Carbons: true})
 	if err != nil {
 		return nil, err
 	}
-	j2, err := e.join("juliet2", Juliet2JID, LoginOptions{Carbons: true})
+	j2, err := e.join("juliet2", e.a.Juliet2, LoginOptions{Carbons: true})
 	if err != nil {
 		return nil, err
 	}
-	r, err := e.join("romeo", RomeoJID, LoginOptions{})
+	r, err := e.join("romeo", e.a.Romeo, LoginOptions{})
 	if err != nil {
 		return nil, err
 	}
@@ -458,7 +458,7 @@ func runCarbons(e *env) (*result, error) {
 
 // attackSetup logs the pair in with a catcher hook and warms up.
 func (e *env) attackSetup() (j, r *party, c *catcher, err error) {
-	c = &catcher{from: JulietJID, to: RomeoJID}
+	c = &catcher{from: e.a.Juliet, to: e.a.Romeo}
 	e.net.SetHook(c.hook)
 	if j, r, err = e.pair(); err != nil {
 		return
@@ -832,7 +832,7 @@ func runReaddress(e *env) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := e.join("mercutio", MercutioJID, LoginOptions{})
+	m, err := e.join("mercutio", e.a.Mercutio, LoginOptions{})
 	if err != nil {
 		return nil, err
 	}
@@ -926,7 +926,7 @@ func runDowngrade(e *env) (*result, error) {
 	hook := func(rec Record, st *e2e.Stanza) []*e2e.Stanza {
 		mu.Lock()
 		defer mu.Unlock()
-		if rec.Hop != "c2s" || !st.From.Bare().Equal(JulietJID.Bare()) {
+		if rec.Hop != "c2s" || !st.From.Bare().Equal(e.a.Juliet.Bare()) {
 			return []*e2e.Stanza{st}
 		}
 		switch mode {
