@@ -185,6 +185,10 @@ func (e *env) join(name string, addr jid.JID, opt LoginOptions) (*party, error) 
 	if err != nil {
 		return nil, fmt.Errorf("login %s: %w", addr, err)
 	}
+	if err := e.net.Settle(e.ctx); err != nil { // presence processed
+		dev.Close(e.ctx)
+		return nil, err
+	}
 	p := &party{name: name, want: addr, id: e.ids.of(addr), dev: dev, online: true,
 		seedTag: []string{e.scheme.Name(), e.tr.scenario, name}}
 	if err := e.openSession(p, nil); err != nil {
@@ -398,6 +402,9 @@ func (e *env) offline(p *party) error {
 func (e *env) online(p *party, opt LoginOptions) error {
 	dev, err := e.net.Login(e.ctx, p.want, opt)
 	if err != nil {
+		return err
+	}
+	if err := e.net.Settle(e.ctx); err != nil {
 		return err
 	}
 	if !dev.JID().Equal(p.dev.JID()) {

@@ -142,7 +142,10 @@ func analyzeMetadata(ids *identities, tap []Record, sent []*e2e.Stanza, server s
 		}
 		var walk func(prefix string, e *e2e.Element)
 		walk = func(prefix string, e *e2e.Element) {
-			name := prefix + e.Name.Local + " {" + e.Name.Space + "}"
+			name := prefix + e.Name.Local
+			if e.Name.Space != e2e.NSClient && e.Name.Space != e2e.NSServer {
+				name += " {" + e.Name.Space + "}"
+			}
 			elems[name]++
 			for _, a := range e.Attr {
 				attrs[e.Name.Local+"/@"+a.Name.Local]++
