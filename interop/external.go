@@ -99,7 +99,7 @@ func (x *External) Addresses() Addresses {
 
 // Open returns a Network over the external server (Options.NewNetwork).
 func (x *External) Open(ctx context.Context) (Network, error) {
-	return &externalNet{x: x, quiet: 60 * time.Millisecond}, nil
+	return &externalNet{x: x, quiet: 150 * time.Millisecond}, nil
 }
 
 // externalNet has no wiretap and no malicious server: Settle waits for a
