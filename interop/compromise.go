@@ -72,10 +72,23 @@ func runForgery(e *env) (*result, error) {
 	st := e.message(m, r.dev.JID(), 0)
 	st.From = e.a.Juliet
 	if _, err := e.encrypt(m, st); err != nil {
-		res.attack = "cannot-encrypt"
-		res.detail = fmt.Sprintf("mercutio's session refused to encrypt: %s", e2e.ClassOf(err))
-		res.facts["forged"] = "none"
-		return res, nil
+		// The scheme binds the identity to its address: mercutio encrypts
+		// as himself, and the server puts juliet's address on the wire.
+		e.tr.logf("mercutio cannot encrypt as juliet (%s); he encrypts as himself and the server rewrites the sender", e2e.ClassOf(err))
+		cfg := e.sessionConfig(m, "session-own")
+		cfg.JID = e.a.Mercutio
+		cfg.Peers = []e2e.Peer{e.ids.romeo.Public(), e.ids.juliet.Public()}
+		if err := e.openSession(m, &cfg); err != nil {
+			return nil, err
+		}
+		st = e.message(m, r.dev.JID(), 0)
+		st.From = e.a.Mercutio
+		if _, err := e.encrypt(m, st); err != nil {
+			res.attack = "cannot-encrypt"
+			res.detail = fmt.Sprintf("mercutio's session refused to encrypt: %s", e2e.ClassOf(err))
+			res.facts["forged"] = "none"
+			return res, nil
+		}
 	}
 	if err := e.pump(); err != nil {
 		return nil, err
@@ -141,16 +154,44 @@ func (e *env) judge(recs []*e2e.Stanza, tag string, jAddr, rAddr jid.JID) (map[s
 		}
 		sess[who.name] = s
 	}
+	// The attacker drives the fresh sessions: where a recorded iq answers a
+	// request, it is re-addressed to the id of the matching request the
+	// fresh session made itself (the k-th request of a party in the record
+	// is matched with the k-th request of its fresh session).
+	party := func(j jid.JID) string {
+		if j.Bare().Equal(e.a.Juliet.Bare()) {
+			return "juliet"
+		}
+		return "romeo"
+	}
+	isReq := func(st *e2e.Stanza) bool { return st.Kind == e2e.IQ && (st.Type == "get" || st.Type == "set") }
+	recReqs, ownReqs := map[string][]string{}, map[string][]string{}
+	for _, st := range recs {
+		if isReq(st) {
+			recReqs[party(st.From)] = append(recReqs[party(st.From)], st.ID)
+		}
+	}
 	out := map[string][]e2e.Opened{}
 	for _, st := range recs {
-		to := "romeo"
-		if st.To.Bare().Equal(e.a.Juliet.Bare()) {
-			to = "juliet"
+		to := party(st.To)
+		st = st.Clone()
+		if st.Kind == e2e.IQ && (st.Type == "result" || st.Type == "error") {
+			for k, id := range recReqs[to] {
+				if id == st.ID && k < len(ownReqs[to]) {
+					st.ID = ownReqs[to][k]
+					break
+				}
+			}
 		}
-		res, err := sess[to].Receive(e.ctx, st.Clone())
+		res, err := sess[to].Receive(e.ctx, st)
 		if err != nil {
 			e.tr.logf("attacker as %s: %s from the record: %s", to, st.Kind, e2e.ClassOf(err))
 			continue
+		}
+		for _, r := range res.Replies {
+			if isReq(r) {
+				ownReqs[to] = append(ownReqs[to], r.ID)
+			}
 		}
 		for _, o := range res.Opened {
 			e.tr.logf("attacker as %s OPENED (signer %s): %s", to, signerName(e.ids, o.Signer), abbreviate(o.Stanza.String(), 300))

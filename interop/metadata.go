@@ -122,6 +122,7 @@ func analyzeMetadata(ids *identities, tap []Record, sent []*e2e.Stanza, server s
 	}
 	total, n := 0, 0
 	md.MinBytes = -1
+	blobs := map[bool][][]byte{} // decoded payloads by direction (true: juliet to romeo)
 	for _, r := range tap {
 		if r.Server != server {
 			continue
@@ -157,7 +158,14 @@ func analyzeMetadata(ids *identities, tap []Record, sent []*e2e.Stanza, server s
 		for _, c := range st.Children {
 			walk("", c)
 		}
-		for _, p := range payloads(st) {
+		toRomeo := st.To.Bare().Equal(ids.a.Romeo.Bare())
+		texts := 0
+		collect(st.Children, func(string) { texts++ })
+		var blob []byte
+		for i, p := range payloads(st) {
+			if i >= texts {
+				blob = append(append(blob, p...), 0, 0, 0, 0, 0, 0, 0, 0)
+			}
 			for label, f := range forms {
 				if bytes.Contains(p, f) || bytes.Contains(bytes.ToLower(p), []byte(hex.EncodeToString(f))) {
 					keyIDs[label] = true
@@ -177,9 +185,18 @@ func analyzeMetadata(ids *identities, tap []Record, sent []*e2e.Stanza, server s
 				stamps[string(m)[:10]+"T…"] = true
 			}
 		}
+		if len(blob) > 0 {
+			blobs[toRomeo] = append(blobs[toRomeo], blob)
+		}
 	}
 	if n > 0 {
 		md.MeanBytes = total / n
+	}
+	if id := recurring(blobs[true], blobs[false]); id != "" {
+		keyIDs["an identifier recurring in every juliet→romeo payload and never the other way (key ID or certificate reference): "+id] = true
+	}
+	if id := recurring(blobs[false], blobs[true]); id != "" {
+		keyIDs["an identifier recurring in every romeo→juliet payload and never the other way (key ID or certificate reference): "+id] = true
 	}
 	if md.MinBytes < 0 {
 		md.MinBytes = 0
@@ -247,4 +264,53 @@ func collect(es []*e2e.Element, f func(string)) {
 			}
 		}
 	}
+}
+
+// recurring finds bytes that every payload of one direction carries and no
+// payload of the other direction does: what identifies the recipient (or
+// sender) of encrypted data, such as an OpenPGP key ID or a CMS issuer and
+// serial number. Algorithm identifiers and format headers occur both ways
+// and are left out; ciphertext never repeats. It returns the longest such
+// run in hex (at most 32 bytes shown), or "".
+func recurring(these, others [][]byte) string {
+	const w = 8
+	if len(these) < 2 || len(others) == 0 {
+		return ""
+	}
+	common := func(win []byte) bool {
+		for _, b := range these[1:] {
+			if !bytes.Contains(b, win) {
+				return false
+			}
+		}
+		for _, b := range others {
+			if bytes.Contains(b, win) {
+				return false
+			}
+		}
+		return true
+	}
+	best := []byte(nil)
+	for _, a := range these[:1] {
+		for i := 0; i+w <= len(a); i++ {
+			if !common(a[i : i+w]) {
+				continue
+			}
+			j := i + w
+			for j < len(a) && common(a[i:j+1]) {
+				j++
+			}
+			if j-i > len(best) {
+				best = a[i:j]
+			}
+			i = j - 1
+		}
+	}
+	if best == nil {
+		return ""
+	}
+	if len(best) > 32 {
+		return hex.EncodeToString(best[:32]) + "…"
+	}
+	return hex.EncodeToString(best)
 }

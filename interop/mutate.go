@@ -12,8 +12,9 @@ import (
 
 // A variant is one modified copy of the wire stanzas of a message.
 type variant struct {
-	what string // description for the transcript
-	wire []*e2e.Stanza
+	what   string // description for the transcript
+	region int    // which payload region (or which cut) it changes
+	wire   []*e2e.Stanza
 }
 
 // b64run locates the longest run of base64 characters (whitespace allowed
@@ -93,7 +94,7 @@ func flipVariants(sent *e2e.Stanza, wire []*e2e.Stanza, perRegion int, rnd *rand
 				flipped[bi] ^= 1 << bit
 				v := replaceAt(rg.Text, pos, enc.EncodeToString(flipped))
 				out = append(out, variant{what: fmt.Sprintf("region %d of stanza %d: bit %d of decoded byte %d/%d flipped", ri, rg.Stanza, bit, bi, len(raw)),
-					wire: rg.With(wire, v)})
+					region: ri, wire: rg.With(wire, v)})
 			}
 			continue
 		}
@@ -108,7 +109,7 @@ func flipVariants(sent *e2e.Stanza, wire []*e2e.Stanza, perRegion int, rnd *rand
 				v = string(b)
 			}
 			out = append(out, variant{what: fmt.Sprintf("region %d of stanza %d: character %d/%d changed", ri, rg.Stanza, ci, len(rg.Text)),
-				wire: rg.With(wire, v)})
+				region: ri, wire: rg.With(wire, v)})
 		}
 	}
 	return out
@@ -145,6 +146,9 @@ func truncVariants(sent *e2e.Stanza, wire []*e2e.Stanza) []variant {
 		out = append(out, variant{what: fmt.Sprintf("region %d of stanza %d: cut in half", big, rg.Stanza), wire: rg.With(wire, rg.Text[:len(rg.Text)/2])})
 	}
 	out = append(out, variant{what: fmt.Sprintf("region %d of stanza %d: emptied", big, rg.Stanza), wire: rg.With(wire, "")})
+	for i := range out {
+		out[i].region = i
+	}
 	return out
 }
 

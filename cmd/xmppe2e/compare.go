@@ -81,6 +81,14 @@ var compareCmd = &command{
 				opt.OutDir = d
 			}
 			opt.Progress = newProgress(e.stderr).event
+			// Some libraries under the codecs print to os.Stdout (otr3's
+			// "Unsupported wipe kind"); the report goes to e.stdout, so
+			// silence the process-wide stdout while the schemes run.
+			if devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0); err == nil {
+				saved := os.Stdout
+				os.Stdout = devnull
+				defer func() { os.Stdout = saved; devnull.Close() }()
+			}
 			rep, err := interop.Run(e.ctx, opt)
 			if err != nil {
 				return err
