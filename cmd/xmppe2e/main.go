@@ -52,6 +52,7 @@ var commands = []*command{
 	signCmd,
 	verifyCmd,
 	compareCmd,
+	serveCmd,
 }
 
 // env is what a command runs with: its streams, the schemes it may use and
