@@ -244,6 +244,7 @@ func TestInterceptors(t *testing.T) {
 	isChat := func(st *e2e.Stanza) bool { return st.Kind == e2e.Message && st.Body() != "" }
 	remove := n.Capulet.Intercept(server.Interceptor{Hop: server.S2SOut, Match: isChat, Do: server.Drop()})
 	juliet.Send(ctx, msg(romeo.JID(), "d1", "dropped"))
+	waitFor(t, func() bool { p := n.Path(e2e.Message, "d1"); return len(p.Hops) == 2 })
 	remove()
 	remove = n.Montague.Intercept(server.Interceptor{Hop: server.S2SIn, Match: isChat, Do: server.Rewrite(func(st *e2e.Stanza) { st.SetBody("forged") })})
 	juliet.Send(ctx, msg(romeo.JID(), "r1", "original"))
@@ -277,4 +278,16 @@ func TestInterceptors(t *testing.T) {
 	if p := n.Path(e2e.Message, "r1"); p.Hops[2].Action != "rewritten" || p.Hops[3].Stanza.Body() != "forged" || p.Hops[2].Stanza.Body() != "original" {
 		t.Errorf("rewritten path:\n%s", p)
 	}
+}
+
+// waitFor polls cond for up to 5 s.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for i := 0; i < 500; i++ {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("condition not reached in 5 s")
 }
