@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/xmppe2e/xmppe2e/e2e"
+	"github.com/xmppe2e/xmppe2e/internal/peers"
 	"github.com/xmppe2e/xmppe2e/interop/client"
 	"github.com/xmppe2e/xmppe2e/interop/server"
-	"github.com/xmppe2e/xmppe2e/internal/peers"
 	"mellium.im/xmpp/jid"
 )
 

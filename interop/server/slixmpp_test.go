@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/xmppe2e/xmppe2e/e2e"
-	"github.com/xmppe2e/xmppe2e/interop/server"
 	"github.com/xmppe2e/xmppe2e/internal/peers"
+	"github.com/xmppe2e/xmppe2e/interop/server"
 )
 
 // TestSlixmpp: slixmpp clients log in to our servers (each SASL mechanism)
