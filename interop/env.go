@@ -164,6 +164,7 @@ type env struct {
 	msgN    int
 	clocks  map[string]*stepClock
 	samples int
+	sign    bool
 }
 
 // newEnv prepares a scenario; the caller closes the network.
@@ -210,6 +211,7 @@ func (e *env) sessionConfig(p *party, tag string) e2e.Config {
 		Peers: e.ids.peersOf(p.want),
 		Rand:  seededReader(e.seed, append(append([]string(nil), p.seedTag...), tag)...),
 		Clock: clk.now,
+		Sign:  e.sign,
 	}
 }
 

@@ -44,6 +44,10 @@ type Options struct {
 	// Only runs just the named scenarios (all when empty).
 	Only []string
 
+	// Sign sets e2e.Config.Sign in every session: encrypted stanzas are
+	// also signed where the scheme can.
+	Sign bool
+
 	// Addresses are the parties' full JIDs; zero means DefaultAddresses.
 	Addresses Addresses
 
@@ -193,7 +197,7 @@ func runOne(ctx context.Context, s e2e.Scheme, ids *identities, sc scenario, opt
 	}
 	defer net.Close()
 	e := newEnv(ctx, s, ids, net, opt.Seed, start, sc.name)
-	e.samples = opt.Samples
+	e.samples, e.sign = opt.Samples, opt.Sign
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("panic in scenario: %v", p)

@@ -30,6 +30,7 @@ var compareCmd = &command{
 		seed := fs.Int64("seed", 1, "`N` seeds identities, secrets and attack samples: the same seed gives the same marks")
 		samples := fs.Int("samples", 20, "`N` messages per scheme for the time medians")
 		netName := fs.String("network", "builtin", "`NET` to run over: builtin (two TLS servers on loopback) or memory (in-process routing, for quick checks)")
+		sign := fs.Bool("sign", false, "ask every session to sign what it encrypts, where the scheme can (e2e.Config.Sign)")
 		srv := fs.String("server", "", "run the scenarios that need no malicious server against the external server at `HOST:PORT`")
 		accounts := fs.String("accounts", "", "with --server: `FILE` of accounts (lines: juliet|romeo|mercutio JID PASSWORD; ca PEMFILE)")
 		return func() error {
@@ -37,7 +38,7 @@ var compareCmd = &command{
 			if err != nil {
 				return err
 			}
-			opt := interop.Options{Schemes: list, Seed: *seed, Samples: *samples}
+			opt := interop.Options{Schemes: list, Seed: *seed, Samples: *samples, Sign: *sign}
 			if *scen != "" {
 				known := map[string]bool{}
 				for _, s := range interop.Scenarios() {
