@@ -292,6 +292,9 @@ func recurring(these, others [][]byte) string {
 	}
 	best := []byte(nil)
 	for _, a := range these[:1] {
+		if len(a) > 4096 {
+			a = a[:4096] // identifiers sit in headers; bound the work
+		}
 		for i := 0; i+w <= len(a); i++ {
 			if !common(a[i : i+w]) {
 				continue
