@@ -73,46 +73,11 @@ func testSchemes() []e2e.Scheme {
 	return []e2e.Scheme{itoy.Plain, &toy.Scheme{}, itoy.Bare, &replaysToy{toy.Scheme{AcceptReplays: true}}}
 }
 
-// marks returns every attack outcome and property result of s by name.
-func marks(s *report.Scheme) map[string]string {
-	m := map[string]string{}
-	for _, a := range s.Attacks {
-		m[a.Name] = a.Outcome
-	}
-	for _, p := range s.Properties {
-		m[p.Name] = p.Result
-	}
-	return m
-}
-
 func checkExpected(t *testing.T, rep *report.Report, table map[string]map[string]string) {
 	t.Helper()
 	for _, s := range rep.Schemes {
-		if len(s.Errors) > 0 {
-			t.Errorf("%s: scenarios could not run: %s", s.Name, strings.Join(s.Errors, "; "))
-		}
-		want, ok := table[s.Name]
-		if !ok {
-			continue
-		}
-		got := marks(s)
-		var keys []string
-		for k := range want {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			w, g := want[k], got[k]
-			if g == w || strings.HasSuffix(w, "*") && strings.HasPrefix(g, strings.TrimSuffix(w, "*")) {
-				continue
-			}
-			detail := ""
-			if p := s.Property(k); p != nil {
-				detail = p.Detail
-			} else if a := s.Attack(k); a != nil {
-				detail = a.Detail
-			}
-			t.Errorf("%s %s = %q, want %q (%s)", s.Name, k, g, w, detail)
+		for _, d := range s.Check(table[s.Name]) {
+			t.Error(d)
 		}
 	}
 }
@@ -162,7 +127,7 @@ func TestSameSeedSameMarks(t *testing.T) {
 		}
 		var b strings.Builder
 		for _, s := range rep.Schemes {
-			m := marks(s)
+			m := s.Marks()
 			var keys []string
 			for k := range m {
 				keys = append(keys, k)

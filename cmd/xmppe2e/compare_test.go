@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"sort"
 	"strings"
 	"testing"
 
@@ -99,34 +98,8 @@ func TestCodecOutcomes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range rep.Schemes {
-		want := codecExpected[s.Name]
-		got := map[string]string{}
-		for _, a := range s.Attacks {
-			got[a.Name] = a.Outcome
-		}
-		for _, p := range s.Properties {
-			got[p.Name] = p.Result
-		}
-		var keys []string
-		for k := range want {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			w, g := want[k], got[k]
-			if g == w || strings.HasSuffix(w, "*") && strings.HasPrefix(g, strings.TrimSuffix(w, "*")) {
-				continue
-			}
-			detail := ""
-			if p := s.Property(k); p != nil {
-				detail = p.Detail
-			} else if a := s.Attack(k); a != nil {
-				detail = a.Detail
-			}
-			t.Errorf("%s %s = %q, want %q (%s)", s.Name, k, g, w, detail)
-		}
-		for _, e := range s.Errors {
-			t.Errorf("%s: scenario could not run: %s", s.Name, e)
+		for _, d := range s.Check(codecExpected[s.Name]) {
+			t.Error(d)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -263,4 +264,47 @@ func WriteFile(name string, write func(io.Writer) error) error {
 		return err
 	}
 	return f.Close()
+}
+
+// Marks returns every attack outcome and property result of s by name.
+func (s *Scheme) Marks() map[string]string {
+	m := map[string]string{}
+	for _, a := range s.Attacks {
+		m[a.Name] = a.Outcome
+	}
+	for _, p := range s.Properties {
+		m[p.Name] = p.Result
+	}
+	return m
+}
+
+// Check compares s with pinned marks (attack or property name to outcome or
+// result; a trailing * matches any suffix, as in "rejected*") and describes
+// every difference and every scenario that could not run, in name order.
+// Tests use it to pin a scheme's report.
+func (s *Scheme) Check(want map[string]string) []string {
+	got := s.Marks()
+	var keys []string
+	for k := range want {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var out []string
+	for _, k := range keys {
+		w, g := want[k], got[k]
+		if g == w || strings.HasSuffix(w, "*") && strings.HasPrefix(g, strings.TrimSuffix(w, "*")) {
+			continue
+		}
+		detail := ""
+		if p := s.Property(k); p != nil {
+			detail = p.Detail
+		} else if a := s.Attack(k); a != nil {
+			detail = a.Detail
+		}
+		out = append(out, fmt.Sprintf("%s %s = %q, want %q (%s)", s.Name, k, g, w, detail))
+	}
+	for _, e := range s.Errors {
+		out = append(out, fmt.Sprintf("%s: scenario could not run: %s", s.Name, e))
+	}
+	return out
 }

@@ -49,9 +49,12 @@ type Scheme struct {
 	sign, replay, whole bool
 }
 
+// Name is "toy-aead" or "toy-bare".
 func (s *Scheme) Name() string { return s.name }
+// Spec says that the toy is a test instrument.
 func (s *Scheme) Spec() string { return "xmppe2e toy scheme (test instrument)" }
 
+// Claims states what the toy's options give.
 func (s *Scheme) Claims() e2e.Properties {
 	lv := func(b bool) e2e.Level {
 		if b {
@@ -100,6 +103,7 @@ func (p *peer) Marshal() ([]byte, error) {
 	return []byte(p.addr.String() + " " + hex.EncodeToString(p.x.Bytes()) + " " + hex.EncodeToString(p.ed)), nil
 }
 
+// GenerateIdentity makes X25519 and Ed25519 keys from 64 bytes of rand.
 func (s *Scheme) GenerateIdentity(ctx context.Context, addr jid.JID, rand io.Reader) (e2e.Identity, error) {
 	if rand == nil {
 		rand = (&e2e.Config{}).Random()
@@ -115,16 +119,26 @@ func (s *Scheme) GenerateIdentity(ctx context.Context, addr jid.JID, rand io.Rea
 	return &identity{addr: addr.Bare(), x: x, ed: ed25519.NewKeyFromSeed(seed[32:])}, nil
 }
 
-func (s *Scheme) ParseIdentity(b []byte) (e2e.Identity, error) {
+// parseFields reads "JID HEX HEX" as Marshal writes it.
+func parseFields(b []byte, secondLen int) (jid.JID, []byte, []byte, error) {
 	var a, xs, es string
 	if _, err := fmt.Sscan(string(b), &a, &xs, &es); err != nil {
-		return nil, fmt.Errorf("%w: %v", e2e.ErrMalformed, err)
+		return jid.JID{}, nil, nil, fmt.Errorf("%w: %v", e2e.ErrMalformed, err)
 	}
 	addr, err1 := jid.Parse(a)
 	xb, err2 := hex.DecodeString(xs)
 	eb, err3 := hex.DecodeString(es)
-	if err := errors.Join(err1, err2, err3); err != nil || len(eb) != ed25519.SeedSize {
-		return nil, fmt.Errorf("%w: bad toy identity", e2e.ErrMalformed)
+	if err := errors.Join(err1, err2, err3); err != nil || len(eb) != secondLen {
+		return jid.JID{}, nil, nil, fmt.Errorf("%w: bad toy key", e2e.ErrMalformed)
+	}
+	return addr, xb, eb, nil
+}
+
+// ParseIdentity reads what identity.Marshal writes.
+func (s *Scheme) ParseIdentity(b []byte) (e2e.Identity, error) {
+	addr, xb, eb, err := parseFields(b, ed25519.SeedSize)
+	if err != nil {
+		return nil, err
 	}
 	x, err := ecdh.X25519().NewPrivateKey(xb)
 	if err != nil {
@@ -133,16 +147,11 @@ func (s *Scheme) ParseIdentity(b []byte) (e2e.Identity, error) {
 	return &identity{addr: addr, x: x, ed: ed25519.NewKeyFromSeed(eb)}, nil
 }
 
+// ParsePeer reads what peer.Marshal writes.
 func (s *Scheme) ParsePeer(b []byte) (e2e.Peer, error) {
-	var a, xs, es string
-	if _, err := fmt.Sscan(string(b), &a, &xs, &es); err != nil {
-		return nil, fmt.Errorf("%w: %v", e2e.ErrMalformed, err)
-	}
-	addr, err1 := jid.Parse(a)
-	xb, err2 := hex.DecodeString(xs)
-	eb, err3 := hex.DecodeString(es)
-	if err := errors.Join(err1, err2, err3); err != nil || len(eb) != ed25519.PublicKeySize {
-		return nil, fmt.Errorf("%w: bad toy peer", e2e.ErrMalformed)
+	addr, xb, eb, err := parseFields(b, ed25519.PublicKeySize)
+	if err != nil {
+		return nil, err
 	}
 	x, err := ecdh.X25519().NewPublicKey(xb)
 	if err != nil {
@@ -151,6 +160,7 @@ func (s *Scheme) ParsePeer(b []byte) (e2e.Peer, error) {
 	return &peer{addr: addr, x: x, ed: ed25519.PublicKey(eb)}, nil
 }
 
+// NewSession opens a session; it keeps only a replay cache.
 func (s *Scheme) NewSession(cfg e2e.Config) (e2e.Session, error) {
 	id, ok := cfg.Local.(*identity)
 	if cfg.Local != nil && !ok {
