@@ -51,6 +51,7 @@ type Scheme struct {
 
 // Name is "toy-aead" or "toy-bare".
 func (s *Scheme) Name() string { return s.name }
+
 // Spec says that the toy is a test instrument.
 func (s *Scheme) Spec() string { return "xmppe2e toy scheme (test instrument)" }
 
