@@ -432,6 +432,13 @@ func runCarbons(e *env) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Her other device knows her own key, as a client that shares an
+	// account's identity does.
+	cfg := e.sessionConfig(j2, "session")
+	cfg.Peers = append(cfg.Peers, e.ids.juliet.Public())
+	if err := e.openSession(j2, &cfg); err != nil {
+		return nil, err
+	}
 	r, err := e.join("romeo", e.a.Romeo, LoginOptions{})
 	if err != nil {
 		return nil, err

@@ -42,7 +42,7 @@ var codecExpected = map[string]map[string]string{
 		"confidentiality": "holds", "integrity": "holds", "authentication": "holds", "forward-secrecy": "fails",
 		"backward-secrecy": "fails", "replay-protection": "holds", "message-repudiation": "fails",
 		"participation-repudiation": "fails", "whole-stanza": "holds", "metadata-protection": "partial",
-		"async-delivery": "holds", "multi-device": "partial", "out-of-order": "holds", "drop-resilience": "holds",
+		"async-delivery": "holds", "multi-device": "holds", "out-of-order": "holds", "drop-resilience": "holds",
 		"pki-independence": "holds", "sign-only": "holds",
 	},
 	"otr": {
