@@ -66,8 +66,10 @@ func (s *Scheme) Claims() e2e.Properties {
 	return e2e.Properties{
 		e2e.Confidentiality: e2e.Holds, e2e.Integrity: e2e.Holds, e2e.Authentication: lv(s.sign),
 		e2e.ForwardSecrecy: e2e.Fails, e2e.BackwardSecrecy: e2e.Fails, e2e.ReplayProtection: lv(s.replay),
-		e2e.MessageRepudiation: lv(!s.sign), e2e.WholeStanza: lv(s.whole), e2e.AsyncDelivery: e2e.Holds,
-		e2e.SignOnly: lv(s.sign),
+		e2e.MessageRepudiation: lv(!s.sign), e2e.ParticipationRepudiation: lv(!s.sign),
+		e2e.WholeStanza: lv(s.whole), e2e.MetadataProtection: lv(s.whole), e2e.AsyncDelivery: e2e.Holds,
+		e2e.MultiDevice: e2e.Partial, e2e.OutOfOrder: e2e.Holds, e2e.DropResilience: e2e.Holds,
+		e2e.PKIIndependence: e2e.Holds, e2e.SignOnly: lv(s.sign),
 	}
 }
 
@@ -426,7 +428,16 @@ type plainScheme struct{}
 func (plainScheme) Name() string { return "plain" }
 func (plainScheme) Spec() string { return "none (plaintext baseline)" }
 func (plainScheme) Claims() e2e.Properties {
-	return e2e.Properties{e2e.Confidentiality: e2e.Fails, e2e.Integrity: e2e.Fails, e2e.Authentication: e2e.Fails}
+	c := e2e.Properties{}
+	for _, p := range e2e.AllProperties {
+		c[p] = e2e.Fails
+	}
+	for _, p := range []e2e.Property{e2e.MessageRepudiation, e2e.ParticipationRepudiation, e2e.AsyncDelivery,
+		e2e.MultiDevice, e2e.OutOfOrder, e2e.DropResilience, e2e.PKIIndependence} {
+		c[p] = e2e.Holds
+	}
+	c[e2e.SignOnly] = e2e.NotApplicable
+	return c
 }
 func (plainScheme) GenerateIdentity(ctx context.Context, addr jid.JID, rand io.Reader) (e2e.Identity, error) {
 	return plainID{addr.Bare()}, nil
