@@ -280,10 +280,14 @@ func (b *BuiltinNetwork) settled(c counts) bool {
 }
 
 // Settle waits until every stanza sent so far is accounted for at every hop
-// and nothing new has been recorded for a quiet spell.
+// and nothing new has been recorded for a quiet spell: at least b.quiet of
+// wall time and eight polls in a row, each after a sleep that lets the
+// servers' writer goroutines run (wall time alone would be fooled when the
+// whole process was not scheduled).
 func (b *BuiltinNetwork) Settle(ctx context.Context) error {
+	const polls = 8
 	deadline := time.Now().Add(10 * time.Second)
-	last, stable := -1, time.Time{}
+	last, stable, n := -1, time.Time{}, 0
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -291,14 +295,14 @@ func (b *BuiltinNetwork) Settle(ctx context.Context) error {
 		c := b.counts()
 		now := time.Now()
 		if c.total != last || !b.settled(c) {
-			last, stable = c.total, now
-		} else if now.Sub(stable) >= b.quiet {
+			last, stable, n = c.total, now, 0
+		} else if n++; n >= polls && now.Sub(stable) >= b.quiet {
 			return nil
 		}
 		if now.After(deadline) {
 			return fmt.Errorf("%w: the network did not settle in 10s", errNetwork)
 		}
-		time.Sleep(300 * time.Microsecond)
+		time.Sleep(250 * time.Microsecond)
 	}
 }
 
