@@ -28,6 +28,10 @@ type BuiltinNetwork struct {
 	removes []func()
 	devices []*realDevice
 	closed  bool
+	// expect counts what the servers must still write: stanzas routed
+	// towards the other server ("s2s:from>to") and to an online device
+	// ("dev:full JID"), counted as they leave the inbound hops.
+	expect map[string]int
 
 	// the wiretap, converted once, in the order first seen
 	tapMu   sync.Mutex
@@ -51,7 +55,8 @@ func StartBuiltinNetwork(ctx context.Context) (*BuiltinNetwork, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &BuiltinNetwork{n: n, quiet: 2 * time.Millisecond, seen: map[string]bool{}, queue: map[string][]*e2e.Stanza{}}
+	b := &BuiltinNetwork{n: n, quiet: 2 * time.Millisecond, seen: map[string]bool{}, queue: map[string][]*e2e.Stanza{},
+		expect: map[string]int{}}
 	b.installHooks()
 	if err := b.warm(ctx); err != nil {
 		b.Close()
@@ -106,6 +111,9 @@ func (b *BuiltinNetwork) warm(ctx context.Context) error {
 	for _, s := range b.n.Servers() {
 		s.ResetWiretap()
 	}
+	b.mu.Lock()
+	b.expect = map[string]int{}
+	b.mu.Unlock()
 	return nil
 }
 
@@ -180,6 +188,42 @@ func (b *BuiltinNetwork) installHooks() {
 			return q
 		},
 	}))
+	// Last on both servers: count what leaves the inbound hops.
+	for _, srv := range b.n.Servers() {
+		for _, hop := range []server.Hop{server.C2SIn, server.S2SIn} {
+			srv, hop := srv, hop
+			b.removes = append(b.removes, srv.Intercept(server.Interceptor{
+				Hop: hop,
+				Do: func(st *e2e.Stanza) []*e2e.Stanza {
+					b.account(srv.Domain(), hop, st)
+					return []*e2e.Stanza{st}
+				},
+			}))
+		}
+	}
+}
+
+// account notes that st left an inbound hop of domain: towards the other
+// server (from a client only; servers do not relay), or towards one of our
+// online devices.
+func (b *BuiltinNetwork) account(domain string, hop server.Hop, st *e2e.Stanza) {
+	dom := st.To.Domainpart()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case dom == "" || strings.HasPrefix(st.ID, injectPrefix):
+	case dom != domain:
+		if hop == server.C2SIn {
+			b.expect["s2s:"+domain+">"+dom]++
+		}
+	case st.To.Resourcepart() != "" && !(st.Kind == e2e.Presence && st.Type == "probe"):
+		for _, d := range b.devices {
+			if !d.gone.Load() && d.addr.Equal(st.To) {
+				b.expect["dev:"+st.To.String()]++
+				break
+			}
+		}
+	}
 }
 
 // Inject makes capulet.lit route st: a carrier message from an injector
@@ -271,6 +315,20 @@ func (b *BuiltinNetwork) settled(c counts) bool {
 	if b.injector != nil && c.c2sIn[b.injector.JID().String()] < int(b.injN.Load()) {
 		return false
 	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for k, n := range b.expect {
+		switch {
+		case strings.HasPrefix(k, "s2s:"):
+			if c.s2sOut[strings.TrimPrefix(k, "s2s:")] < n {
+				return false
+			}
+		case strings.HasPrefix(k, "dev:"):
+			if c.c2sOut[strings.TrimPrefix(k, "dev:")] < n {
+				return false
+			}
+		}
+	}
 	for k, n := range c.s2sOut {
 		if c.s2sIn[k] < n {
 			return false
@@ -320,6 +378,15 @@ func (b *BuiltinNetwork) Login(ctx context.Context, addr jid.JID, opt LoginOptio
 	}
 	d := &realDevice{c: c, addr: c.JID(), arrived: map[*e2e.Stanza]time.Time{},
 		baseIn: before.c2sIn[c.JID().String()] + 1, baseOut: before.c2sOut[c.JID().String()]}
+	d.onClose = func() {
+		// What was on its way to the device is stored or lost now.
+		out := b.counts().c2sOut[d.addr.String()]
+		b.mu.Lock()
+		if b.expect["dev:"+d.addr.String()] > out {
+			b.expect["dev:"+d.addr.String()] = out
+		}
+		b.mu.Unlock()
+	}
 	if opt.Carbons {
 		d.baseIn++
 		if err := c.EnableCarbons(ctx); err != nil {
@@ -366,6 +433,7 @@ type realDevice struct {
 	sent    atomic.Int64
 	got     atomic.Int64
 	gone    atomic.Bool
+	onClose func()
 
 	mu      sync.Mutex
 	inbox   []*e2e.Stanza
@@ -418,5 +486,9 @@ func (d *realDevice) Close(ctx context.Context) error {
 	if d.gone.Swap(true) {
 		return nil
 	}
-	return d.c.Close()
+	err := d.c.Close()
+	if d.onClose != nil {
+		d.onClose()
+	}
+	return err
 }
