@@ -28,9 +28,9 @@ type BuiltinNetwork struct {
 	removes []func()
 	devices []*realDevice
 	closed  bool
-	// expect counts what the servers must still write: stanzas routed
-	// towards the other server ("s2s:from>to") and to an online device
-	// ("dev:full JID"), counted as they leave the inbound hops.
+	// expect counts what the servers must write: stanzas routed towards
+	// the other server and to an online device, counted as they leave the
+	// inbound hops, by outKey.
 	expect map[string]int
 
 	// the wiretap, converted once, in the order first seen
@@ -214,16 +214,22 @@ func (b *BuiltinNetwork) account(domain string, hop server.Hop, st *e2e.Stanza) 
 	case dom == "" || strings.HasPrefix(st.ID, injectPrefix):
 	case dom != domain:
 		if hop == server.C2SIn {
-			b.expect["s2s:"+domain+">"+dom]++
+			b.expect[outKey("s2s:"+domain+">"+dom, st)]++
 		}
 	case st.To.Resourcepart() != "" && !(st.Kind == e2e.Presence && st.Type == "probe"):
 		for _, d := range b.devices {
 			if !d.gone.Load() && d.addr.Equal(st.To) {
-				b.expect["dev:"+st.To.String()]++
+				b.expect[outKey("dev:"+st.To.String(), st)]++
 				break
 			}
 		}
 	}
+}
+
+// outKey names a stanza on an outbound path: the path, its kind and id.
+// Servers keep ids, so the same key is computed from the outbound record.
+func outKey(path string, st *e2e.Stanza) string {
+	return path + "|" + string(st.Kind) + "|" + st.ID
 }
 
 // Inject makes capulet.lit route st: a carrier message from an injector
@@ -274,10 +280,12 @@ type counts struct {
 	c2sOut map[string]int // per client full JID, not dropped
 	s2sOut map[string]int // "from>to" domains, not dropped
 	s2sIn  map[string]int // "from>to" domains
+	out    map[string]int // outbound records by outKey
 }
 
 func (b *BuiltinNetwork) counts() counts {
-	c := counts{c2sIn: map[string]int{}, c2sOut: map[string]int{}, s2sOut: map[string]int{}, s2sIn: map[string]int{}}
+	c := counts{c2sIn: map[string]int{}, c2sOut: map[string]int{}, s2sOut: map[string]int{}, s2sIn: map[string]int{},
+		out: map[string]int{}}
 	for _, s := range b.n.Servers() {
 		for _, r := range s.Wiretap() {
 			c.total++
@@ -286,8 +294,14 @@ func (b *BuiltinNetwork) counts() counts {
 				c.c2sIn[r.Peer]++
 			case r.Hop == server.C2SOut && r.Action != "dropped":
 				c.c2sOut[r.Peer]++
+				if r.Stanza != nil {
+					c.out[outKey("dev:"+r.Peer, r.Stanza)]++
+				}
 			case r.Hop == server.S2SOut && r.Action != "dropped":
 				c.s2sOut[r.Server+">"+r.Peer]++
+				if r.Stanza != nil {
+					c.out[outKey("s2s:"+r.Server+">"+r.Peer, r.Stanza)]++
+				}
 			case r.Hop == server.S2SIn:
 				c.s2sIn[r.Peer+">"+r.Server]++
 			}
@@ -318,15 +332,8 @@ func (b *BuiltinNetwork) settled(c counts) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for k, n := range b.expect {
-		switch {
-		case strings.HasPrefix(k, "s2s:"):
-			if c.s2sOut[strings.TrimPrefix(k, "s2s:")] < n {
-				return false
-			}
-		case strings.HasPrefix(k, "dev:"):
-			if c.c2sOut[strings.TrimPrefix(k, "dev:")] < n {
-				return false
-			}
+		if c.out[k] < n {
+			return false
 		}
 	}
 	for k, n := range c.s2sOut {
@@ -380,10 +387,13 @@ func (b *BuiltinNetwork) Login(ctx context.Context, addr jid.JID, opt LoginOptio
 		baseIn: before.c2sIn[c.JID().String()] + 1, baseOut: before.c2sOut[c.JID().String()]}
 	d.onClose = func() {
 		// What was on its way to the device is stored or lost now.
-		out := b.counts().c2sOut[d.addr.String()]
+		c := b.counts()
+		prefix := "dev:" + d.addr.String() + "|"
 		b.mu.Lock()
-		if b.expect["dev:"+d.addr.String()] > out {
-			b.expect["dev:"+d.addr.String()] = out
+		for k, n := range b.expect {
+			if strings.HasPrefix(k, prefix) && n > c.out[k] {
+				b.expect[k] = c.out[k]
+			}
 		}
 		b.mu.Unlock()
 	}
