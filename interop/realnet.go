@@ -385,7 +385,15 @@ func (b *BuiltinNetwork) Login(ctx context.Context, addr jid.JID, opt LoginOptio
 	}
 	d := &realDevice{c: c, addr: c.JID(), arrived: map[*e2e.Stanza]time.Time{},
 		baseIn: before.c2sIn[c.JID().String()] + 1, baseOut: before.c2sOut[c.JID().String()]}
-	d.onClose = func() {
+	srv := b.n.Server(addr.Domainpart())
+	d.beforeClose = func() int { return srv.Conns() }
+	d.onClose = func(conns int) {
+		// The server drops the session only when it sees the connection
+		// go: wait for that (bounded), or a stanza sent meanwhile would be
+		// written to the dead connection instead of stored.
+		for deadline := time.Now().Add(2 * time.Second); srv.Conns() >= conns && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
 		// What was on its way to the device is stored or lost now.
 		c := b.counts()
 		prefix := "dev:" + d.addr.String() + "|"
@@ -443,7 +451,9 @@ type realDevice struct {
 	sent    atomic.Int64
 	got     atomic.Int64
 	gone    atomic.Bool
-	onClose func()
+	// beforeClose and onClose, when set, let the network follow a logout.
+	beforeClose func() int
+	onClose     func(conns int)
 
 	mu      sync.Mutex
 	inbox   []*e2e.Stanza
@@ -496,9 +506,13 @@ func (d *realDevice) Close(ctx context.Context) error {
 	if d.gone.Swap(true) {
 		return nil
 	}
+	conns := 0
+	if d.beforeClose != nil {
+		conns = d.beforeClose()
+	}
 	err := d.c.Close()
 	if d.onClose != nil {
-		d.onClose()
+		d.onClose(conns)
 	}
 	return err
 }
