@@ -11,8 +11,18 @@ require (
 )
 
 require (
-	github.com/ProtonMail/go-crypto v1.5.2 // indirect
+	github.com/ProtonMail/go-crypto v1.5.2
+	github.com/coyim/otr3 v0.0.0-20251201172118-4568b9acbc7c
+	github.com/go-jose/go-jose/v4 v4.1.8
+	github.com/rogpeppe/go-internal v1.16.0
+	github.com/smallstep/pkcs7 v0.2.3
+	mellium.im/xmlstream v0.15.4
+	mellium.im/xmpp v0.22.0
+)
+
+require (
 	github.com/awnumar/memcall v0.5.0 // indirect
+	github.com/cloudflare/circl v1.6.3 // indirect
 	github.com/coyim/constbn v0.0.0-20251201142907-b19b950d1e1c // indirect
 	github.com/coyim/otr3 v0.0.0-20251201172118-4568b9acbc7c // indirect
 	github.com/dustin/go-humanize v1.1.0 // indirect
