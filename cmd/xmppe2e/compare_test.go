@@ -45,6 +45,16 @@ var codecExpected = map[string]map[string]string{
 		"async-delivery": "holds", "multi-device": "holds", "out-of-order": "holds", "drop-resilience": "holds",
 		"pki-independence": "holds", "sign-only": "holds",
 	},
+	"smime-strict": {
+		"replay": "rejected*", "reorder": "both-opened", "drop": "next-opens", "tamper": "rejected",
+		"truncate": "rejected", "sign": "detected", "readdress": "refused", "downgrade": "resisted",
+		"forgery": "refused*", "key-compromise": "recorded-traffic-opened", "post-compromise": "no-recovery",
+		"confidentiality": "holds", "integrity": "holds", "authentication": "holds", "forward-secrecy": "fails",
+		"backward-secrecy": "fails", "replay-protection": "holds", "message-repudiation": "fails",
+		"participation-repudiation": "fails", "whole-stanza": "holds", "metadata-protection": "partial",
+		"async-delivery": "holds", "multi-device": "holds", "out-of-order": "holds", "drop-resilience": "holds",
+		"pki-independence": "holds", "sign-only": "holds",
+	},
 	"otr": {
 		"replay": "rejected*", "reorder": "one-opened", "drop": "next-opens", "tamper": "rejected",
 		"truncate": "rejected", "sign": "unsupported", "readdress": "refused", "downgrade": "version-rolled-back",
