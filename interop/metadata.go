@@ -104,6 +104,7 @@ func analyzeMetadata(ids *identities, tap []Record, sent []*e2e.Stanza, server s
 			forms[k] = v
 		}
 	}
+	material := partyMaterial(ids)
 	probes := map[string]string{}
 	for _, st := range sent {
 		probes[st.Body()] = "body"
@@ -169,6 +170,11 @@ func analyzeMetadata(ids *identities, tap []Record, sent []*e2e.Stanza, server s
 			for label, f := range forms {
 				if bytes.Contains(p, f) || bytes.Contains(bytes.ToLower(p), []byte(hex.EncodeToString(f))) {
 					keyIDs[label] = true
+				}
+			}
+			for i := 0; i+materialWindow <= len(p); i++ {
+				if who, ok := material[string(p[i:i+materialWindow])]; ok {
+					keyIDs["bytes of "+who+"'s public key or certificate (key ID, issuer and serial)"] = true
 				}
 			}
 			for _, bare := range []string{ids.a.Juliet.Bare().String(), ids.a.Romeo.Bare().String()} {
@@ -317,3 +323,58 @@ func recurring(these, others [][]byte) string {
 	}
 	return hex.EncodeToString(best)
 }
+
+// partyMaterial maps 12-byte windows of juliet's and romeo's
+// public key material (as Peer.Marshal writes it, and decoded from PEM or
+// base64 where it is) to the party, leaving out every window the other
+// party's material also has (format structure, algorithm identifiers, a
+// shared issuer): what identifies the party, such as a certificate's serial
+// number and names.
+func partyMaterial(ids *identities) map[string]string {
+	const w = materialWindow
+	raw := map[string][]byte{}
+	for _, who := range []struct {
+		name string
+		id   e2e.Identity
+	}{{"juliet", ids.juliet}, {"romeo", ids.romeo}} {
+		if who.id == nil {
+			continue
+		}
+		m, err := who.id.Public().Marshal()
+		if err != nil {
+			continue
+		}
+		var all []byte
+		all = append(all, m...)
+		for _, run := range b64Runs(m) {
+			if b, _ := decodeB64(trimB64(run)); len(b) > 0 {
+				all = append(append(all, 0), b...)
+			}
+		}
+		raw[who.name] = all
+	}
+	windows := func(a []byte) map[string]bool {
+		m := map[string]bool{}
+		for i := 0; i+w <= len(a); i++ {
+			m[string(a[i:i+w])] = true
+		}
+		return m
+	}
+	jw, rw := windows(raw["juliet"]), windows(raw["romeo"])
+	out := map[string]string{}
+	for win := range jw {
+		if !rw[win] && strings.Count(win, "\x00") <= 4 {
+			out[win] = "juliet"
+		}
+	}
+	for win := range rw {
+		if !jw[win] && strings.Count(win, "\x00") <= 4 {
+			out[win] = "romeo"
+		}
+	}
+	return out
+}
+
+// materialWindow is the length of the byte windows partyMaterial matches:
+// long enough that ciphertext never matches by chance.
+const materialWindow = 12
