@@ -291,3 +291,65 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 	t.Fatal("condition not reached in 5 s")
 }
+
+// TestSubscription runs the RFC 6121 §3 handshake between two users with
+// empty rosters: a subscription request, its approval, the roster states
+// it leaves, and presence flowing only in the approved direction.
+func TestSubscription(t *testing.T) {
+	ca, err := server.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := ca.Issue("capulet.lit", nil)
+	s, err := server.New(server.Config{Domain: "capulet.lit", Certificate: cert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.AddUserIterations("juliet", "a", 64)
+	s.AddUserIterations("nurse", "b", 64)
+	addr, _ := s.ListenC2S("127.0.0.1:0")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	log := func(who, pw string) *client.Client {
+		c, err := client.Login(ctx, client.Config{JID: jid.MustParse(who + "@capulet.lit/x"), Password: pw, Addr: addr.String(), RootCAs: ca.Pool()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	juliet, nurse := log("juliet", "a"), log("nurse", "b")
+	nurseBare := jid.MustParse("nurse@capulet.lit")
+	juliet.Send(ctx, &e2e.Stanza{Kind: e2e.Presence, Type: "subscribe", To: nurseBare})
+	ev := next(t, nurse, func(st *e2e.Stanza) bool { return st.Type == "subscribe" })
+	if !ev.Wire.From.Equal(jid.MustParse("juliet@capulet.lit")) {
+		t.Errorf("subscribe from %s, want the bare JID", ev.Wire.From)
+	}
+	nurse.Send(ctx, &e2e.Stanza{Kind: e2e.Presence, Type: "subscribed", To: ev.Wire.From})
+	next(t, juliet, func(st *e2e.Stanza) bool { return st.Type == "subscribed" })
+	// The nurse's presence now reaches juliet (sent on approval).
+	next(t, juliet, func(st *e2e.Stanza) bool { return st.Kind == e2e.Presence && st.Type == "" && st.From.Equal(nurse.JID()) })
+	roster := func(c *client.Client) string {
+		r, err := c.Request(ctx, &e2e.Stanza{Kind: e2e.IQ, Type: "get", Children: []*e2e.Element{e2e.NewElement("jabber:iq:roster", "query", "")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.String()
+	}
+	if r := roster(juliet); !strings.Contains(r, "jid='nurse@capulet.lit'") || !strings.Contains(r, "subscription='to'") {
+		t.Errorf("juliet's roster: %s", r)
+	}
+	if r := roster(nurse); !strings.Contains(r, "jid='juliet@capulet.lit'") || !strings.Contains(r, "subscription='from'") {
+		t.Errorf("nurse's roster: %s", r)
+	}
+	// A probe from the nurse to juliet is not answered: not subscribed.
+	juliet.Send(ctx, &e2e.Stanza{Kind: e2e.Presence, Children: []*e2e.Element{e2e.NewElement("jabber:client", "status", "away")}})
+	nurse.Send(ctx, &e2e.Stanza{Kind: e2e.Message, Type: "chat", To: jid.MustParse("nurse@capulet.lit/x"), ID: "mark"})
+	next(t, nurse, func(st *e2e.Stanza) bool {
+		if st.Kind == e2e.Presence && st.From.Bare().Equal(jid.MustParse("juliet@capulet.lit")) && st.Type == "" {
+			t.Errorf("juliet's presence leaked to an unsubscribed contact: %s", st)
+		}
+		return st.ID == "mark"
+	})
+}

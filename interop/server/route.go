@@ -519,6 +519,20 @@ func (s *Server) broadcastPresence(c *c2s, st *e2e.Stanza) {
 			s.sendPresenceOf(o, c.jid, func(p *e2e.Stanza) { c.send(p) })
 		}
 	}
+	// Subscription requests that waited for the user (RFC 6121 §3.1.3).
+	s.mu.RLock()
+	var asks []string
+	for contact, it := range s.roster[local] {
+		if it.pendingIn {
+			asks = append(asks, contact)
+		}
+	}
+	s.mu.RUnlock()
+	for _, a := range asks {
+		if from, err := jid.Parse(a); err == nil {
+			c.send(&e2e.Stanza{Kind: e2e.Presence, Type: "subscribe", From: from, To: c.jid.Bare()})
+		}
+	}
 	s.flushOffline(c)
 }
 
@@ -629,6 +643,9 @@ func (s *Server) outboundSubscription(c *c2s, st *e2e.Stanza) {
 			s.roster[user.Localpart()][contact].ask = true
 		}
 	case "subscribed":
+		if it != nil {
+			it.pendingIn = false
+		}
 		switch cur {
 		case "none":
 			s.setSub(user, contact, "from")
@@ -643,6 +660,9 @@ func (s *Server) outboundSubscription(c *c2s, st *e2e.Stanza) {
 			s.setSub(user, contact, "from")
 		}
 	case "unsubscribed":
+		if it != nil {
+			it.pendingIn = false
+		}
 		switch cur {
 		case "from":
 			s.setSub(user, contact, "none")
@@ -672,7 +692,10 @@ func (s *Server) inboundSubscription(to jid.JID, st *e2e.Stanza) {
 	switch st.Type {
 	case "subscribe":
 		deliver = cur != "from" && cur != "both"
-		if !deliver {
+		if deliver {
+			s.setSub(to, contact, cur)
+			s.roster[to.Localpart()][contact].pendingIn = true
+		} else {
 			// Already approved: answer for the user (RFC 6121 §3.1.3).
 			s.mu.Unlock()
 			s.route(&e2e.Stanza{Kind: e2e.Presence, Type: "subscribed", From: to, To: st.From.Bare()}, true)
