@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/xmppe2e/xmppe2e/e2e"
+	"github.com/xmppe2e/xmppe2e/internal/toy"
 	"github.com/xmppe2e/xmppe2e/interop/client"
 	"github.com/xmppe2e/xmppe2e/interop/server"
-	"github.com/xmppe2e/xmppe2e/internal/toy"
 	"mellium.im/xmpp/jid"
 )
 

@@ -329,7 +329,9 @@ func TestSubscription(t *testing.T) {
 	nurse.Send(ctx, &e2e.Stanza{Kind: e2e.Presence, Type: "subscribed", To: ev.Wire.From})
 	next(t, juliet, func(st *e2e.Stanza) bool { return st.Type == "subscribed" })
 	// The nurse's presence now reaches juliet (sent on approval).
-	next(t, juliet, func(st *e2e.Stanza) bool { return st.Kind == e2e.Presence && st.Type == "" && st.From.Equal(nurse.JID()) })
+	next(t, juliet, func(st *e2e.Stanza) bool {
+		return st.Kind == e2e.Presence && st.Type == "" && st.From.Equal(nurse.JID())
+	})
 	roster := func(c *client.Client) string {
 		r, err := c.Request(ctx, &e2e.Stanza{Kind: e2e.IQ, Type: "get", Children: []*e2e.Element{e2e.NewElement("jabber:iq:roster", "query", "")}})
 		if err != nil {
