@@ -203,19 +203,23 @@ func errOrEOF(err error) any {
 	return err
 }
 
-func (s *Server) negotiateC2S(x *xstream) (*c2s, error) {
-	// Round 1: plaintext, STARTTLS required.
+// openC2S reads a client's stream header and answers with ours and the
+// given features.
+func (s *Server) openC2S(x *xstream, features string) error {
 	h, err := x.readHeader(e2e.NSClient)
 	if err != nil {
-		return nil, s.headerFailed(x, err)
+		return s.headerFailed(x, err)
 	}
 	if err := s.checkTo(h); err != nil {
-		return nil, s.headerFailed(x, err)
+		return s.headerFailed(x, err)
 	}
 	x.id = randomID()
-	err = x.writeString(header(e2e.NSClient, s.domain, "", x.id, false) +
-		"<stream:features><starttls xmlns='" + nsTLS + "'><required/></starttls></stream:features>")
-	if err != nil {
+	return x.writeString(header(e2e.NSClient, s.domain, "", x.id, false) + "<stream:features>" + features + "</stream:features>")
+}
+
+func (s *Server) negotiateC2S(x *xstream) (*c2s, error) {
+	// Round 1: plaintext, STARTTLS required.
+	if err := s.openC2S(x, "<starttls xmlns='"+nsTLS+"'><required/></starttls>"); err != nil {
 		return nil, err
 	}
 	e, _, err := readTop(x.d)
@@ -239,16 +243,7 @@ func (s *Server) negotiateC2S(x *xstream) (*c2s, error) {
 	var user, mech string
 	for attempt := 0; ; attempt++ {
 		if attempt == 0 {
-			h, err := x.readHeader(e2e.NSClient)
-			if err != nil {
-				return nil, s.headerFailed(x, err)
-			}
-			if err := s.checkTo(h); err != nil {
-				return nil, s.headerFailed(x, err)
-			}
-			x.id = randomID()
-			err = x.writeString(header(e2e.NSClient, s.domain, "", x.id, false) +
-				"<stream:features><mechanisms xmlns='" + nsSASL + "'><mechanism>SCRAM-SHA-256</mechanism><mechanism>SCRAM-SHA-1</mechanism><mechanism>PLAIN</mechanism></mechanisms></stream:features>")
+			err := s.openC2S(x, "<mechanisms xmlns='"+nsSASL+"'><mechanism>SCRAM-SHA-256</mechanism><mechanism>SCRAM-SHA-1</mechanism><mechanism>PLAIN</mechanism></mechanisms>")
 			if err != nil {
 				return nil, err
 			}
@@ -267,17 +262,7 @@ func (s *Server) negotiateC2S(x *xstream) (*c2s, error) {
 
 	// Round 3: resource binding.
 	x.restart(negotiationLimit)
-	h, err = x.readHeader(e2e.NSClient)
-	if err != nil {
-		return nil, s.headerFailed(x, err)
-	}
-	if err := s.checkTo(h); err != nil {
-		return nil, s.headerFailed(x, err)
-	}
-	x.id = randomID()
-	err = x.writeString(header(e2e.NSClient, s.domain, "", x.id, false) +
-		"<stream:features><bind xmlns='" + nsBind + "'/><session xmlns='" + nsSession + "'><optional/></session></stream:features>")
-	if err != nil {
+	if err := s.openC2S(x, "<bind xmlns='"+nsBind+"'/><session xmlns='"+nsSession+"'><optional/></session>"); err != nil {
 		return nil, err
 	}
 	c := &c2s{srv: s, x: x, prot: protectionOf(&cs, mech, ""), q: newOutq(queueLen)}

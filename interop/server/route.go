@@ -624,6 +624,36 @@ func (s *Server) presenceToBare(to jid.JID, st *e2e.Stanza) {
 	}
 }
 
+// subNext gives the next subscription state of a user's roster item for a
+// subscription presence the user sent (outbound) or received (RFC 6121
+// §3, the states without the pending variants); absent entries leave the
+// state unchanged.
+var subNext = map[bool]map[string]map[string]string{
+	true: {
+		"subscribed":   {"none": "from", "to": "both"},
+		"unsubscribe":  {"to": "none", "both": "from"},
+		"unsubscribed": {"from": "none", "both": "to"},
+	},
+	false: {
+		"subscribed":   {"none": "to", "from": "both"},
+		"unsubscribe":  {"from": "none", "both": "to"},
+		"unsubscribed": {"to": "none", "both": "from"},
+	},
+}
+
+// updateSub applies a subscription presence to user's item about contact
+// and returns the state before; s.mu must be held.
+func (s *Server) updateSub(user jid.JID, contact, typ string, outbound bool) (cur string, it *rosterItem) {
+	cur = "none"
+	if it = s.roster[user.Localpart()][contact]; it != nil {
+		cur = it.sub
+	}
+	if next, ok := subNext[outbound][typ][cur]; ok {
+		s.setSub(user, contact, next)
+	}
+	return cur, s.roster[user.Localpart()][contact]
+}
+
 // outboundSubscription handles a subscription presence from a local user
 // (RFC 6121 §3), updating the user's side of the roster.
 func (s *Server) outboundSubscription(c *c2s, st *e2e.Stanza) {
@@ -631,43 +661,16 @@ func (s *Server) outboundSubscription(c *c2s, st *e2e.Stanza) {
 	contact := st.To.String()
 	user := c.jid.Bare()
 	s.mu.Lock()
-	it := s.roster[user.Localpart()][contact]
-	cur := "none"
-	if it != nil {
-		cur = it.sub
-	}
+	cur, it := s.updateSub(user, contact, st.Type, true)
 	switch st.Type {
 	case "subscribe":
 		if cur == "none" || cur == "from" {
 			s.setSub(user, contact, cur)
 			s.roster[user.Localpart()][contact].ask = true
 		}
-	case "subscribed":
+	case "subscribed", "unsubscribed":
 		if it != nil {
 			it.pendingIn = false
-		}
-		switch cur {
-		case "none":
-			s.setSub(user, contact, "from")
-		case "to":
-			s.setSub(user, contact, "both")
-		}
-	case "unsubscribe":
-		switch cur {
-		case "to":
-			s.setSub(user, contact, "none")
-		case "both":
-			s.setSub(user, contact, "from")
-		}
-	case "unsubscribed":
-		if it != nil {
-			it.pendingIn = false
-		}
-		switch cur {
-		case "from":
-			s.setSub(user, contact, "none")
-		case "both":
-			s.setSub(user, contact, "to")
 		}
 	}
 	s.mu.Unlock()
@@ -684,46 +687,20 @@ func (s *Server) outboundSubscription(c *c2s, st *e2e.Stanza) {
 func (s *Server) inboundSubscription(to jid.JID, st *e2e.Stanza) {
 	contact := st.From.Bare().String()
 	s.mu.Lock()
-	cur := "none"
-	if it := s.roster[to.Localpart()][contact]; it != nil {
-		cur = it.sub
-	}
+	cur, _ := s.updateSub(to, contact, st.Type, false)
 	deliver := true
 	switch st.Type {
 	case "subscribe":
-		deliver = cur != "from" && cur != "both"
-		if deliver {
-			s.setSub(to, contact, cur)
-			s.roster[to.Localpart()][contact].pendingIn = true
-		} else {
+		if cur == "from" || cur == "both" {
 			// Already approved: answer for the user (RFC 6121 §3.1.3).
 			s.mu.Unlock()
 			s.route(&e2e.Stanza{Kind: e2e.Presence, Type: "subscribed", From: to, To: st.From.Bare()}, true)
 			return
 		}
+		s.setSub(to, contact, cur)
+		s.roster[to.Localpart()][contact].pendingIn = true
 	case "subscribed":
-		switch cur {
-		case "none":
-			s.setSub(to, contact, "to")
-		case "from":
-			s.setSub(to, contact, "both")
-		default:
-			deliver = false
-		}
-	case "unsubscribe":
-		switch cur {
-		case "from":
-			s.setSub(to, contact, "none")
-		case "both":
-			s.setSub(to, contact, "to")
-		}
-	case "unsubscribed":
-		switch cur {
-		case "to":
-			s.setSub(to, contact, "none")
-		case "both":
-			s.setSub(to, contact, "from")
-		}
+		deliver = cur == "none" || cur == "from"
 	}
 	s.mu.Unlock()
 	if deliver {

@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -16,7 +15,6 @@ import (
 	"time"
 
 	"github.com/xmppe2e/xmppe2e/e2e"
-	"mellium.im/xmpp/jid"
 )
 
 // s2sQueueLen is the write queue of an outbound s2s link: stanzas wait
@@ -370,7 +368,7 @@ func (s *Server) serveS2SIn(x *xstream, conn net.Conn) error {
 	}()
 	for {
 		off := x.d.InputOffset()
-		e, startEl, err := readTop(x.d)
+		e, _, err := readTop(x.d)
 		if err != nil {
 			return err
 		}
@@ -475,7 +473,6 @@ func (s *Server) serveS2SIn(x *xstream, conn net.Conn) error {
 			if err != nil {
 				return streamErr("not-well-formed", "%v", err)
 			}
-			_ = startEl
 			p, ok := authed[st.From.Domainpart()]
 			if !ok {
 				if len(authed) == 0 {
@@ -559,6 +556,3 @@ func (s *Server) dialbackVerify(domain, id, key string) bool {
 	}
 	return false
 }
-
-var _ = xml.Name{}
-var _ = jid.JID{}
