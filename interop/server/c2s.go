@@ -69,25 +69,29 @@ func (q *outq) stop() { q.once.Do(func() { close(q.done) }) }
 // stream close) if the connection still works.
 func (q *outq) run(x *xstream, tail func() string, onWrite func(qitem)) {
 	var buf []byte
+	// take appends up to max queued items to buf without waiting.
+	take := func(buf []byte, max int) []byte {
+		for n := 0; n < max; n++ {
+			select {
+			case it := <-q.ch:
+				if onWrite != nil {
+					onWrite(it)
+				}
+				buf = append(buf, it.b...)
+				continue
+			default:
+			}
+			break
+		}
+		return buf
+	}
 	for {
 		select {
-		case b := <-q.ch:
+		case it := <-q.ch:
 			if onWrite != nil {
-				onWrite(b)
+				onWrite(it)
 			}
-			buf = append(buf[:0], b.b...)
-			for n := 1; n < maxBatch; n++ {
-				select {
-				case b := <-q.ch:
-					if onWrite != nil {
-						onWrite(b)
-					}
-					buf = append(buf, b.b...)
-					continue
-				default:
-				}
-				break
-			}
+			buf = take(append(buf[:0], it.b...), maxBatch-1)
 			if err := x.write(buf); err != nil {
 				q.stop()
 				x.conn.Close()
@@ -97,19 +101,8 @@ func (q *outq) run(x *xstream, tail func() string, onWrite func(qitem)) {
 				buf = nil
 			}
 		case <-q.done:
-			// Drain what is already queued, then close the stream.
-			for n := 0; n < queueLen; n++ {
-				select {
-				case b := <-q.ch:
-					if onWrite != nil {
-						onWrite(b)
-					}
-					buf = append(buf, b.b...)
-					continue
-				default:
-				}
-				break
-			}
+			// Write what is already queued, then close the stream.
+			buf = take(buf[:0], cap(q.ch))
 			if t := tail(); t != "" {
 				buf = append(buf, t...)
 			}
