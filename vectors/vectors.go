@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"embed"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
@@ -24,7 +26,7 @@ const SchemaID = "xmppe2e-vectors-v1"
 // The results a vector can expect, as in Wycheproof.
 const (
 	Valid      = "valid"      // the last stanza must open, as given
-	Invalid    = "invalid"    // the last stanza must be refused
+	Invalid    = "invalid"    // nothing may open: an error (of class Error, when given), or only protocol replies
 	Acceptable = "acceptable" // either is allowed; Flags say why
 )
 
@@ -50,7 +52,12 @@ type Group struct {
 	ReceiverJID string `json:"receiverJid"`
 	// Peers name the keys the receiver knows and trusts.
 	Peers []string `json:"peers"`
-	Tests []Vector `json:"tests"`
+	// ReceiverSeed, when set, seeds the receiver's randomness (Config.Rand:
+	// ChaCha8 keyed with these 32 bytes, hex). Session schemes need it to
+	// replay a recorded handshake: the receiver must draw the same keys it
+	// drew when the transcript was recorded.
+	ReceiverSeed string   `json:"receiverSeed,omitempty"`
+	Tests        []Vector `json:"tests"`
 }
 
 // A Key is one party's key material.
@@ -187,42 +194,53 @@ func Verify(ctx context.Context, s e2e.Scheme, f *File) []Outcome {
 	return out
 }
 
-// Check runs one vector of group g against s. It returns what happened and
-// an error when that is not what the vector expects.
-func Check(ctx context.Context, s e2e.Scheme, g *Group, v Vector) (got string, err error) {
+// Observe delivers the vector's wire stanzas, in order, to a fresh session
+// of the group's receiver with the vector's clock, and returns what the last
+// delivery gave. An earlier stanza that is refused is an error of its own
+// (setupErr): the vector is broken.
+func Observe(ctx context.Context, s e2e.Scheme, g *Group, v Vector) (res e2e.Received, recvErr, setupErr error) {
 	defer func() {
 		if p := recover(); p != nil {
-			got, err = "panic", fmt.Errorf("panic: %v", p)
+			res, recvErr, setupErr = e2e.Received{}, nil, fmt.Errorf("panic: %v", p)
 		}
 	}()
 	cfg, err := g.config(s)
 	if err != nil {
-		return "setup", err
+		return res, nil, err
 	}
-	now, err := time.Parse(time.RFC3339, v.Now)
+	now, err := time.Parse(time.RFC3339Nano, v.Now)
 	if err != nil {
-		return "setup", fmt.Errorf("now: %v", err)
+		return res, nil, fmt.Errorf("now: %v", err)
 	}
 	cfg.Clock = func() time.Time { return now }
 	sess, err := s.NewSession(cfg)
 	if err != nil {
-		return "setup", fmt.Errorf("NewSession: %v", err)
+		return res, nil, fmt.Errorf("NewSession: %v", err)
 	}
 	if len(v.Wire) == 0 {
-		return "setup", errors.New("no wire stanza")
+		return res, nil, errors.New("no wire stanza")
 	}
-	var res e2e.Received
-	var rerr error
 	for i, w := range v.Wire {
 		st, perr := e2e.Parse([]byte(w))
 		if perr != nil {
-			res, rerr = e2e.Received{}, perr
+			res, recvErr = e2e.Received{}, perr
 		} else {
-			res, rerr = sess.Receive(ctx, st)
+			res, recvErr = sess.Receive(ctx, st)
 		}
-		if i < len(v.Wire)-1 && rerr != nil {
-			return e2e.ClassOf(rerr), fmt.Errorf("setup stanza %d refused: %v", i, rerr)
+		if i < len(v.Wire)-1 && recvErr != nil {
+			return e2e.Received{}, nil, fmt.Errorf("setup stanza %d refused: %v", i, recvErr)
 		}
+	}
+	return res, recvErr, nil
+}
+
+// Check runs one vector of group g against s. It returns what happened (the
+// error class, "opened" or "nothing") and an error when that is not what the
+// vector expects.
+func Check(ctx context.Context, s e2e.Scheme, g *Group, v Vector) (got string, err error) {
+	res, rerr, serr := Observe(ctx, s, g, v)
+	if serr != nil {
+		return "setup", serr
 	}
 	if rerr != nil {
 		got = e2e.ClassOf(rerr)
@@ -243,6 +261,9 @@ func Check(ctx context.Context, s e2e.Scheme, g *Group, v Vector) (got string, e
 	}
 	switch v.Result {
 	case Invalid:
+		if len(res.Opened) == 0 && len(res.Replies) > 0 && v.Error == "" {
+			return "replies", nil // refused by protocol: nothing opened
+		}
 		return got, fmt.Errorf("accepted an invalid vector (%d opened, %d replies)", len(res.Opened), len(res.Replies))
 	case Acceptable:
 		return got, nil
@@ -295,6 +316,13 @@ func (g *Group) config(s e2e.Scheme) (e2e.Config, error) {
 		return cfg, fmt.Errorf("receiverJid: %v", err)
 	}
 	cfg.JID = j
+	if g.ReceiverSeed != "" {
+		seed, err := hex.DecodeString(g.ReceiverSeed)
+		if err != nil || len(seed) != 32 {
+			return cfg, fmt.Errorf("receiverSeed: want 32 bytes of hex")
+		}
+		cfg.Rand = rand.NewChaCha8([32]byte(seed))
+	}
 	for _, name := range g.Peers {
 		k, ok := g.Keys[name]
 		if !ok {

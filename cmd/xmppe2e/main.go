@@ -12,6 +12,8 @@
 //	xmppe2e sign    --scheme S --key MY.key < stanza.xml > wire.xml
 //	xmppe2e verify  --scheme S --from PEER.pub < wire.xml > opened.xml
 //	xmppe2e compare [flags]
+//	xmppe2e vectors verify [--scheme S] [DIR]
+//	xmppe2e vectors generate [--record] [--scheme S] [DIR]
 //
 // Every subcommand takes --help. Timestamp checks use the clock given by
 // --now RFC3339 or the environment variable XMPPE2E_NOW, else the system
@@ -52,6 +54,7 @@ var commands = []*command{
 	signCmd,
 	verifyCmd,
 	compareCmd,
+	vectorsCmd,
 	serveCmd,
 }
 
@@ -121,7 +124,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	err := do()
 	var u usageError
 	switch {
-	case err == nil:
+	case err == nil, errors.Is(err, errHelpShown):
 		return 0
 	case errors.As(err, &u):
 		fmt.Fprintf(stderr, "xmppe2e %s: %s\n", cmd.name, u.msg)

@@ -1,0 +1,90 @@
+package vectors_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/xmppe2e/xmppe2e/e2e"
+	"github.com/xmppe2e/xmppe2e/vectors"
+	"github.com/xmppe2e/xmppe2e/vectors/gen"
+)
+
+// schemes are the codecs whose vectors are published here.
+var schemes = []e2e.Scheme{}
+
+// TestVectors runs every embedded vector against our codec for its scheme.
+func TestVectors(t *testing.T) {
+	files, err := vectors.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range schemes {
+		t.Run(s.Name(), func(t *testing.T) {
+			f, ok := files[s.Name()]
+			if !ok {
+				t.Fatalf("no vector file for %s", s.Name())
+			}
+			for _, o := range vectors.Verify(context.Background(), s, f) {
+				if !o.Passed() {
+					t.Errorf("tcId %d (%s): %v", o.Vector.TcID, o.Vector.Comment, o.Err)
+				}
+			}
+		})
+	}
+	for name := range files {
+		found := false
+		for _, s := range schemes {
+			found = found || s.Name() == name
+		}
+		if !found {
+			t.Errorf("vectors/%s.json has no codec in this test's list", name)
+		}
+	}
+}
+
+// TestRebuild checks that every published file is what Build makes of its
+// committed recording, byte for byte: no hand edits, no drift.
+func TestRebuild(t *testing.T) {
+	for _, s := range schemes {
+		t.Run(s.Name(), func(t *testing.T) {
+			rb, err := os.ReadFile(filepath.Join("gen", "testdata", s.Name()+".json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec, err := gen.DecodeRecording(rb)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := gen.Build(context.Background(), s, rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := vectors.Encode(f)
+			want, err := os.ReadFile(s.Name() + ".json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("vectors/%s.json differs from what its recording builds; run: go run ./cmd/xmppe2e vectors generate --scheme %s", s.Name(), s.Name())
+			}
+		})
+	}
+}
+
+func TestDecodeRejectsBrokenFiles(t *testing.T) {
+	for name, in := range map[string]string{
+		"schema":  `{"schema":"other","scheme":"x","spec":"","generator":"","numberOfTests":0,"notes":{},"testGroups":[]}`,
+		"count":   `{"schema":"xmppe2e-vectors-v1","scheme":"x","spec":"","generator":"","numberOfTests":3,"notes":{},"testGroups":[]}`,
+		"unknown": `{"schema":"xmppe2e-vectors-v1","extra":1}`,
+		"result":  `{"schema":"xmppe2e-vectors-v1","scheme":"x","spec":"","generator":"","numberOfTests":1,"notes":{},"testGroups":[{"keys":{},"receiver":"a","receiverJid":"a@b","peers":[],"tests":[{"tcId":1,"comment":"","result":"maybe","now":"","wire":["x"],"producer":""}]}]}`,
+		"flag":    `{"schema":"xmppe2e-vectors-v1","scheme":"x","spec":"","generator":"","numberOfTests":1,"notes":{},"testGroups":[{"keys":{},"receiver":"a","receiverJid":"a@b","peers":[],"tests":[{"tcId":1,"comment":"","flags":["Nope"],"result":"valid","now":"","wire":["x"],"producer":""}]}]}`,
+		"class":   `{"schema":"xmppe2e-vectors-v1","scheme":"x","spec":"","generator":"","numberOfTests":1,"notes":{},"testGroups":[{"keys":{},"receiver":"a","receiverJid":"a@b","peers":[],"tests":[{"tcId":1,"comment":"","result":"invalid","error":"oops","now":"","wire":["x"],"producer":""}]}]}`,
+	} {
+		if _, err := vectors.Decode([]byte(in)); err == nil {
+			t.Errorf("%s: Decode accepted a broken file", name)
+		}
+	}
+}
