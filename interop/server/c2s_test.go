@@ -355,3 +355,56 @@ func TestSubscription(t *testing.T) {
 		return st.ID == "mark"
 	})
 }
+
+func TestConflictPoliciesAndTLSVersions(t *testing.T) {
+	ca, err := server.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := ca.Issue("capulet.lit", nil)
+	for _, pol := range []server.ConflictPolicy{server.Rename, server.Refuse} {
+		s, err := server.New(server.Config{Domain: "capulet.lit", Certificate: cert, ResourceConflict: pol})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		s.AddUserIterations("juliet", "pw", 64)
+		addr, _ := s.ListenC2S("127.0.0.1:0")
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		cfg := client.Config{JID: jid.MustParse("juliet@capulet.lit/balcony"), Password: "pw", Addr: addr.String(), RootCAs: ca.Pool()}
+		first, err := client.Login(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer first.Close()
+		second, err := client.Login(ctx, cfg)
+		switch pol {
+		case server.Rename:
+			if err != nil || second.JID().Equal(first.JID()) || !strings.HasPrefix(second.JID().Resourcepart(), "balcony-") {
+				t.Errorf("rename: %v %v", second, err)
+			} else {
+				second.Close()
+			}
+		case server.Refuse:
+			if err == nil || !strings.Contains(err.Error(), "conflict") {
+				t.Errorf("refuse: %v", err)
+			}
+		}
+		select {
+		case <-first.Done():
+			t.Errorf("policy %d ended the first session", pol)
+		default:
+		}
+		if pol == server.Refuse {
+			// TLS 1.1 is refused; TLS 1.3 works (TLS 1.2: TestStartTLSRequiredAndStreamErrors).
+			c, _ := rawStream(t, addr.String(), "capulet.lit")
+			io.WriteString(c, "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+			readUntil(t, c, "<proceed")
+			tc := tls.Client(c, &tls.Config{ServerName: "capulet.lit", RootCAs: ca.Pool(), MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11})
+			if err := tc.Handshake(); err == nil {
+				t.Error("TLS 1.1 accepted")
+			}
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"github.com/xmppe2e/xmppe2e/e2e"
 	"io"
 	"net"
 	"sync"
@@ -112,4 +113,13 @@ func FuzzC2SStanzas(f *testing.F) {
 		<-done
 		s.store.PopOffline("romeo")
 	})
+}
+
+func mustStanza(t testing.TB, s string) *e2e.Stanza {
+	t.Helper()
+	st, err := e2e.Parse([]byte(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
