@@ -65,7 +65,7 @@ func FuzzC2SNegotiation(f *testing.F) {
 		s := fuzzServer(t)
 		c, far := pipe()
 		done := make(chan struct{})
-		go func() { defer close(done); s.handleC2S(c) }()
+		go func() { defer close(done); s.handleC2S(c); c.Close() }()
 		far.SetWriteDeadline(time.Now().Add(time.Second))
 		far.Write(data)
 		far.Close()
@@ -113,6 +113,7 @@ func runBound(t testing.TB, s *Server, user, res string, data []byte) {
 		c.shutdown("")
 		s.unregister(c)
 		<-wrote
+		conn.Close() // unblocks the far side's writes
 	}()
 	far.SetWriteDeadline(time.Now().Add(2 * time.Second))
 	far.Write([]byte(fuzzHeader))
