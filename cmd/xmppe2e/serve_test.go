@@ -94,7 +94,7 @@ func TestServe(t *testing.T) {
 	if code := stop(); code != 0 {
 		t.Fatalf("serve exited with %d", code)
 	}
-	if n := len(regexp.MustCompile(`(?m)^capulet.lit: c2s .* bound`).FindAllString(logs.String(), -1)); n != 1 {
+	if n := len(regexp.MustCompile(`(?m)^capulet.lit: c2s .* juliet@capulet.lit/t \(TLS 1.3 .*SCRAM-SHA-256\) for .*: stream closed$`).FindAllString(logs.String(), -1)); n != 1 {
 		t.Errorf("%d connection log lines for one session:\n%s", n, logs)
 	}
 

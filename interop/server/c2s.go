@@ -164,11 +164,10 @@ func (s *Server) handleC2S(conn net.Conn) {
 		if errors.As(err, &se) {
 			x.writeString(streamErrorXML(se.cond, se.text))
 		}
-		s.logf("c2s %s: negotiation failed: %v", conn.RemoteAddr(), err)
+		s.logf("c2s %s: negotiation failed after %v: %v", conn.RemoteAddr(), time.Since(start).Round(time.Millisecond), err)
 		return
 	}
 	conn.SetDeadline(time.Time{})
-	s.logf("c2s %s: %s bound (%s)", conn.RemoteAddr(), c.jid, c.prot)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -186,7 +185,7 @@ func (s *Server) handleC2S(conn net.Conn) {
 	}
 	s.unregister(c)
 	wg.Wait()
-	s.logf("c2s %s: %s closed after %v: %v", conn.RemoteAddr(), c.jid, time.Since(start).Round(time.Millisecond), errOrEOF(err))
+	s.logf("c2s %s: %s (%s) for %v: %v", conn.RemoteAddr(), c.jid, c.prot, time.Since(start).Round(time.Millisecond), errOrEOF(err))
 }
 
 func errOrEOF(err error) any {
@@ -508,7 +507,6 @@ func (s *Server) bind(c *c2s, user, res string) (jid.JID, string) {
 	rs[j.Resourcepart()] = c
 	s.mu.Unlock()
 	if kicked != nil {
-		s.logf("c2s: %s replaced by a new session", j)
 		kicked.mu.Lock()
 		kicked.endCond = "conflict"
 		kicked.mu.Unlock()
