@@ -17,7 +17,7 @@ func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"xmppe2e": func() {
 			list := append(append([]e2e.Scheme(nil), schemes...), &toy.Scheme{})
-			os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr, list, os.Getenv))
+			os.Exit(run(context.Background(), os.Args[1:], os.Stdin, quietStdout(), os.Stderr, list, os.Getenv))
 		},
 	})
 }
