@@ -94,7 +94,7 @@ func (q *outq) run(x *xstream, tail func() string, onWrite func(qitem)) {
 			buf = take(append(buf[:0], it.b...), maxBatch-1)
 			if err := x.write(buf); err != nil {
 				q.stop()
-				x.conn.Close()
+				x.close()
 				return
 			}
 			if cap(buf) > 64<<10 {
