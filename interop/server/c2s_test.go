@@ -125,9 +125,24 @@ func TestResourceConflictAndSecondDevice(t *testing.T) {
 	if newer.JID().String() != "juliet@capulet.lit/balcony" {
 		t.Fatalf("bound %s", newer.JID())
 	}
+	// Wait until the server has the new session's initial presence: the
+	// phone (another resource of the account) is told of the old one
+	// leaving, then of the new one arriving under the same JID.
+	for _, typ := range []string{"unavailable", ""} {
+		next(t, phone, func(st *e2e.Stanza) bool {
+			return st.Kind == e2e.Presence && st.Type == typ && st.From.Equal(newer.JID())
+		})
+	}
 	// Bare JID: both devices at priority 0 get it.
 	ctx := context.Background()
 	romeo.Send(ctx, msg(jid.MustParse("juliet@capulet.lit"), "b1", "to both"))
+	defer func() {
+		if t.Failed() {
+			for _, r := range n.Wiretap() {
+				t.Logf("%s %s", r, r.Raw)
+			}
+		}
+	}()
 	next(t, newer, isMsg("to both"))
 	next(t, phone, isMsg("to both"))
 	// Full JID: only that device.
