@@ -491,18 +491,7 @@ func (s *Server) broadcastPresence(c *c2s, st *e2e.Stanza) {
 	c.available, c.priority, c.presence = true, pr, st.Clone()
 	c.mu.Unlock()
 	local := c.jid.Localpart()
-	for _, contact := range s.contacts(local, "from", "both") {
-		p := st.Clone()
-		p.To = contact
-		s.route(p, true)
-	}
-	for _, o := range s.sessions(local) {
-		if o != c {
-			p := st.Clone()
-			p.To = o.jid
-			o.send(p)
-		}
-	}
+	s.broadcast(c, st)
 	if !initial {
 		return
 	}
@@ -557,6 +546,24 @@ func (s *Server) sendPresenceOf(o *c2s, to jid.JID, send func(*e2e.Stanza)) {
 	send(q)
 }
 
+// broadcast sends c's presence st to the contacts subscribed to the
+// account and to the account's other sessions (RFC 6121 §4.2.2, §4.5.2).
+func (s *Server) broadcast(c *c2s, st *e2e.Stanza) {
+	local := c.jid.Localpart()
+	for _, contact := range s.contacts(local, "from", "both") {
+		p := st.Clone()
+		p.To = contact
+		s.route(p, true)
+	}
+	for _, o := range s.sessions(local) {
+		if o != c {
+			p := st.Clone()
+			p.To = o.jid
+			o.send(p)
+		}
+	}
+}
+
 // goOffline broadcasts unavailable presence for c once.
 func (s *Server) goOffline(c *c2s) {
 	c.mu.Lock()
@@ -566,20 +573,7 @@ func (s *Server) goOffline(c *c2s) {
 	if !was {
 		return
 	}
-	local := c.jid.Localpart()
-	un := &e2e.Stanza{Kind: e2e.Presence, Type: "unavailable", From: c.jid}
-	for _, contact := range s.contacts(local, "from", "both") {
-		p := un.Clone()
-		p.To = contact
-		s.route(p, true)
-	}
-	for _, o := range s.sessions(local) {
-		if o != c {
-			p := un.Clone()
-			p.To = o.jid
-			o.send(p)
-		}
-	}
+	s.broadcast(c, &e2e.Stanza{Kind: e2e.Presence, Type: "unavailable", From: c.jid})
 }
 
 // inboundPresence handles presence to a local bare JID.
