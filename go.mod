@@ -16,26 +16,20 @@ require (
 	github.com/go-jose/go-jose/v4 v4.1.8
 	github.com/rogpeppe/go-internal v1.16.0
 	github.com/smallstep/pkcs7 v0.2.3
-	mellium.im/xmlstream v0.15.4
-	mellium.im/xmpp v0.22.0
+	golang.org/x/net v0.61.0
 )
 
 require (
 	github.com/awnumar/memcall v0.5.0 // indirect
 	github.com/cloudflare/circl v1.6.3 // indirect
 	github.com/coyim/constbn v0.0.0-20251201142907-b19b950d1e1c // indirect
-	github.com/coyim/otr3 v0.0.0-20251201172118-4568b9acbc7c // indirect
 	github.com/dustin/go-humanize v1.1.0 // indirect
-	github.com/go-jose/go-jose/v4 v4.1.8 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/mattn/go-isatty v0.0.24 // indirect
 	github.com/ncruces/go-strftime v1.1.0 // indirect
 	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
-	github.com/rogpeppe/go-internal v1.16.0 // indirect
-	github.com/smallstep/pkcs7 v0.2.3 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/mod v0.42.0 // indirect
-	golang.org/x/net v0.61.0 // indirect
 	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/tools v0.52.0 // indirect

@@ -41,6 +41,11 @@ var serveCmd = &command{
 			if (*certFile == "") != (*keyFile == "") {
 				return usagef("--cert and --key go together")
 			}
+			// main already stops on these; callers of run with another
+			// context get the same behaviour. Installed before the
+			// listener, so a signal after the "serving" line is handled.
+			ctx, stop := signal.NotifyContext(e.ctx, os.Interrupt, syscall.SIGTERM)
+			defer stop()
 			accounts, err := readUsers(*users)
 			if err != nil {
 				return err
@@ -99,10 +104,6 @@ var serveCmd = &command{
 				}
 				fmt.Fprintf(e.stdout, "s2s on %s\n", a)
 			}
-			// main already stops on these; callers of run with another
-			// context get the same behaviour.
-			ctx, stop := signal.NotifyContext(e.ctx, os.Interrupt, syscall.SIGTERM)
-			defer stop()
 			<-ctx.Done()
 			srv.Close()
 			fmt.Fprintf(e.stdout, "stopped\n")

@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -92,7 +94,7 @@ func TestServe(t *testing.T) {
 	if code := stop(); code != 0 {
 		t.Fatalf("serve exited with %d", code)
 	}
-	if n := len(regexp.MustCompile(`(?m)^capulet.lit: c2s .* bound`).FindAllString(logs.String(), -1)); n != 1 {
+	if n := len(regexp.MustCompile(`(?m)^capulet.lit: c2s .* juliet@capulet.lit/t \(TLS 1.3 .*SCRAM-SHA-256\) for .*: stream closed$`).FindAllString(logs.String(), -1)); n != 1 {
 		t.Errorf("%d connection log lines for one session:\n%s", n, logs)
 	}
 
@@ -107,5 +109,35 @@ func TestServe(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("offline message lost across the restart")
+	}
+}
+
+// TestServeSignal: SIGTERM stops serve cleanly (exit status 0).
+func TestServeSignal(t *testing.T) {
+	users := filepath.Join(t.TempDir(), "users.txt")
+	os.WriteFile(users, []byte("juliet pw\n"), 0o600)
+	ctx := context.Background()
+	out, errb := &syncBuf{}, &syncBuf{}
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, []string{"serve", "--domain", "capulet.lit", "--listen", "127.0.0.1:0", "--users", users}, nil, out, errb, schemes, os.Getenv)
+	}()
+	for i := 0; !strings.Contains(out.String(), "serving"); i++ {
+		if i > 500 {
+			t.Fatalf("serve did not start: %s", errb)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !regexp.MustCompile(`fingerprint: ([0-9A-F]{2}:){31}[0-9A-F]{2}\n`).MatchString(out.String()) {
+		t.Errorf("no SHA-256 fingerprint printed: %s", out)
+	}
+	syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	select {
+	case c := <-code:
+		if c != 0 || !strings.Contains(out.String(), "stopped") {
+			t.Errorf("exit %d, output %s", c, out)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not stop on SIGTERM")
 	}
 }

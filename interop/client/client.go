@@ -18,7 +18,6 @@ import (
 	"mellium.im/xmlstream"
 	"mellium.im/xmpp"
 	"mellium.im/xmpp/jid"
-	"mellium.im/xmpp/stanza"
 )
 
 const nsBind = "urn:ietf:params:xml:ns:xmpp-bind"
@@ -277,6 +276,15 @@ func (c *Client) SendAll(ctx context.Context, sts []*e2e.Stanza) error {
 // what Encrypt returns, in order. With no session for st.To it fails with
 // e2e.ErrNoKey and sends nothing.
 func (c *Client) SendEncrypted(ctx context.Context, st *e2e.Stanza) error {
+	return c.protect(ctx, st, e2e.Session.Encrypt)
+}
+
+// SendSigned is SendEncrypted with Session.Sign.
+func (c *Client) SendSigned(ctx context.Context, st *e2e.Stanza) error {
+	return c.protect(ctx, st, e2e.Session.Sign)
+}
+
+func (c *Client) protect(ctx context.Context, st *e2e.Stanza, op func(e2e.Session, context.Context, *e2e.Stanza) ([]*e2e.Stanza, error)) error {
 	s := c.session(st.To)
 	if s == nil {
 		return fmt.Errorf("client: no session for %s: %w", st.To, e2e.ErrNoKey)
@@ -288,35 +296,11 @@ func (c *Client) SendEncrypted(ctx context.Context, st *e2e.Stanza) error {
 	if st.ID == "" && st.Kind != e2e.Presence {
 		st.ID = c.nextID()
 	}
-	// Hold the write lock across Encrypt so that the wire order is the
-	// session's order.
+	// Hold the write lock across the session call so that the wire order is
+	// the session's order.
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	out, err := s.Encrypt(ctx, st)
-	if err != nil {
-		return err
-	}
-	for _, o := range out {
-		if err := c.send(ctx, o); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// SendSigned is SendEncrypted with Session.Sign.
-func (c *Client) SendSigned(ctx context.Context, st *e2e.Stanza) error {
-	s := c.session(st.To)
-	if s == nil {
-		return fmt.Errorf("client: no session for %s: %w", st.To, e2e.ErrNoKey)
-	}
-	st = st.Clone()
-	if st.From.Equal(jid.JID{}) {
-		st.From = c.jid
-	}
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	out, err := s.Sign(ctx, st)
+	out, err := op(s, ctx, st)
 	if err != nil {
 		return err
 	}
@@ -479,5 +463,3 @@ func (c *Client) Close() error {
 	}
 	return err
 }
-
-var _ = stanza.NSClient

@@ -69,47 +69,40 @@ func (q *outq) stop() { q.once.Do(func() { close(q.done) }) }
 // stream close) if the connection still works.
 func (q *outq) run(x *xstream, tail func() string, onWrite func(qitem)) {
 	var buf []byte
+	// take appends up to max queued items to buf without waiting.
+	take := func(buf []byte, max int) []byte {
+		for n := 0; n < max; n++ {
+			select {
+			case it := <-q.ch:
+				if onWrite != nil {
+					onWrite(it)
+				}
+				buf = append(buf, it.b...)
+				continue
+			default:
+			}
+			break
+		}
+		return buf
+	}
 	for {
 		select {
-		case b := <-q.ch:
+		case it := <-q.ch:
 			if onWrite != nil {
-				onWrite(b)
+				onWrite(it)
 			}
-			buf = append(buf[:0], b.b...)
-			for n := 1; n < maxBatch; n++ {
-				select {
-				case b := <-q.ch:
-					if onWrite != nil {
-						onWrite(b)
-					}
-					buf = append(buf, b.b...)
-					continue
-				default:
-				}
-				break
-			}
+			buf = take(append(buf[:0], it.b...), maxBatch-1)
 			if err := x.write(buf); err != nil {
 				q.stop()
-				x.conn.Close()
+				x.close()
 				return
 			}
 			if cap(buf) > 64<<10 {
 				buf = nil
 			}
 		case <-q.done:
-			// Drain what is already queued, then close the stream.
-			for n := 0; n < queueLen; n++ {
-				select {
-				case b := <-q.ch:
-					if onWrite != nil {
-						onWrite(b)
-					}
-					buf = append(buf, b.b...)
-					continue
-				default:
-				}
-				break
-			}
+			// Write what is already queued, then close the stream.
+			buf = take(buf[:0], cap(q.ch))
 			if t := tail(); t != "" {
 				buf = append(buf, t...)
 			}
@@ -171,11 +164,10 @@ func (s *Server) handleC2S(conn net.Conn) {
 		if errors.As(err, &se) {
 			x.writeString(streamErrorXML(se.cond, se.text))
 		}
-		s.logf("c2s %s: negotiation failed: %v", conn.RemoteAddr(), err)
+		s.logf("c2s %s: negotiation failed after %v: %v", conn.RemoteAddr(), time.Since(start).Round(time.Millisecond), err)
 		return
 	}
 	conn.SetDeadline(time.Time{})
-	s.logf("c2s %s: %s bound (%s)", conn.RemoteAddr(), c.jid, c.prot)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -193,7 +185,7 @@ func (s *Server) handleC2S(conn net.Conn) {
 	}
 	s.unregister(c)
 	wg.Wait()
-	s.logf("c2s %s: %s closed after %v: %v", conn.RemoteAddr(), c.jid, time.Since(start).Round(time.Millisecond), errOrEOF(err))
+	s.logf("c2s %s: %s (%s) for %v: %v", conn.RemoteAddr(), c.jid, c.prot, time.Since(start).Round(time.Millisecond), errOrEOF(err))
 }
 
 func errOrEOF(err error) any {
@@ -203,19 +195,23 @@ func errOrEOF(err error) any {
 	return err
 }
 
-func (s *Server) negotiateC2S(x *xstream) (*c2s, error) {
-	// Round 1: plaintext, STARTTLS required.
+// openC2S reads a client's stream header and answers with ours and the
+// given features.
+func (s *Server) openC2S(x *xstream, features string) error {
 	h, err := x.readHeader(e2e.NSClient)
 	if err != nil {
-		return nil, s.headerFailed(x, err)
+		return s.headerFailed(x, err)
 	}
 	if err := s.checkTo(h); err != nil {
-		return nil, s.headerFailed(x, err)
+		return s.headerFailed(x, err)
 	}
 	x.id = randomID()
-	err = x.writeString(header(e2e.NSClient, s.domain, "", x.id, false) +
-		"<stream:features><starttls xmlns='" + nsTLS + "'><required/></starttls></stream:features>")
-	if err != nil {
+	return x.writeString(header(e2e.NSClient, s.domain, "", x.id, false) + "<stream:features>" + features + "</stream:features>")
+}
+
+func (s *Server) negotiateC2S(x *xstream) (*c2s, error) {
+	// Round 1: plaintext, STARTTLS required.
+	if err := s.openC2S(x, "<starttls xmlns='"+nsTLS+"'><required/></starttls>"); err != nil {
 		return nil, err
 	}
 	e, _, err := readTop(x.d)
@@ -239,16 +235,7 @@ func (s *Server) negotiateC2S(x *xstream) (*c2s, error) {
 	var user, mech string
 	for attempt := 0; ; attempt++ {
 		if attempt == 0 {
-			h, err := x.readHeader(e2e.NSClient)
-			if err != nil {
-				return nil, s.headerFailed(x, err)
-			}
-			if err := s.checkTo(h); err != nil {
-				return nil, s.headerFailed(x, err)
-			}
-			x.id = randomID()
-			err = x.writeString(header(e2e.NSClient, s.domain, "", x.id, false) +
-				"<stream:features><mechanisms xmlns='" + nsSASL + "'><mechanism>SCRAM-SHA-256</mechanism><mechanism>SCRAM-SHA-1</mechanism><mechanism>PLAIN</mechanism></mechanisms></stream:features>")
+			err := s.openC2S(x, "<mechanisms xmlns='"+nsSASL+"'><mechanism>SCRAM-SHA-256</mechanism><mechanism>SCRAM-SHA-1</mechanism><mechanism>PLAIN</mechanism></mechanisms>")
 			if err != nil {
 				return nil, err
 			}
@@ -267,17 +254,7 @@ func (s *Server) negotiateC2S(x *xstream) (*c2s, error) {
 
 	// Round 3: resource binding.
 	x.restart(negotiationLimit)
-	h, err = x.readHeader(e2e.NSClient)
-	if err != nil {
-		return nil, s.headerFailed(x, err)
-	}
-	if err := s.checkTo(h); err != nil {
-		return nil, s.headerFailed(x, err)
-	}
-	x.id = randomID()
-	err = x.writeString(header(e2e.NSClient, s.domain, "", x.id, false) +
-		"<stream:features><bind xmlns='" + nsBind + "'/><session xmlns='" + nsSession + "'><optional/></session></stream:features>")
-	if err != nil {
+	if err := s.openC2S(x, "<bind xmlns='"+nsBind+"'/><session xmlns='"+nsSession+"'><optional/></session>"); err != nil {
 		return nil, err
 	}
 	c := &c2s{srv: s, x: x, prot: protectionOf(&cs, mech, ""), q: newOutq(queueLen)}
@@ -530,7 +507,6 @@ func (s *Server) bind(c *c2s, user, res string) (jid.JID, string) {
 	rs[j.Resourcepart()] = c
 	s.mu.Unlock()
 	if kicked != nil {
-		s.logf("c2s: %s replaced by a new session", j)
 		kicked.mu.Lock()
 		kicked.endCond = "conflict"
 		kicked.mu.Unlock()

@@ -125,9 +125,24 @@ func TestResourceConflictAndSecondDevice(t *testing.T) {
 	if newer.JID().String() != "juliet@capulet.lit/balcony" {
 		t.Fatalf("bound %s", newer.JID())
 	}
+	// Wait until the server has the new session's initial presence: the
+	// phone (another resource of the account) is told of the old one
+	// leaving, then of the new one arriving under the same JID.
+	for _, typ := range []string{"unavailable", ""} {
+		next(t, phone, func(st *e2e.Stanza) bool {
+			return st.Kind == e2e.Presence && st.Type == typ && st.From.Equal(newer.JID())
+		})
+	}
 	// Bare JID: both devices at priority 0 get it.
 	ctx := context.Background()
 	romeo.Send(ctx, msg(jid.MustParse("juliet@capulet.lit"), "b1", "to both"))
+	defer func() {
+		if t.Failed() {
+			for _, r := range n.Wiretap() {
+				t.Logf("%s %s", r, r.Raw)
+			}
+		}
+	}()
 	next(t, newer, isMsg("to both"))
 	next(t, phone, isMsg("to both"))
 	// Full JID: only that device.
@@ -290,4 +305,121 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatal("condition not reached in 5 s")
+}
+
+// TestSubscription runs the RFC 6121 §3 handshake between two users with
+// empty rosters: a subscription request, its approval, the roster states
+// it leaves, and presence flowing only in the approved direction.
+func TestSubscription(t *testing.T) {
+	ca, err := server.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := ca.Issue("capulet.lit", nil)
+	s, err := server.New(server.Config{Domain: "capulet.lit", Certificate: cert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.AddUserIterations("juliet", "a", 64)
+	s.AddUserIterations("nurse", "b", 64)
+	addr, _ := s.ListenC2S("127.0.0.1:0")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	log := func(who, pw string) *client.Client {
+		c, err := client.Login(ctx, client.Config{JID: jid.MustParse(who + "@capulet.lit/x"), Password: pw, Addr: addr.String(), RootCAs: ca.Pool()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	juliet, nurse := log("juliet", "a"), log("nurse", "b")
+	nurseBare := jid.MustParse("nurse@capulet.lit")
+	juliet.Send(ctx, &e2e.Stanza{Kind: e2e.Presence, Type: "subscribe", To: nurseBare})
+	ev := next(t, nurse, func(st *e2e.Stanza) bool { return st.Type == "subscribe" })
+	if !ev.Wire.From.Equal(jid.MustParse("juliet@capulet.lit")) {
+		t.Errorf("subscribe from %s, want the bare JID", ev.Wire.From)
+	}
+	nurse.Send(ctx, &e2e.Stanza{Kind: e2e.Presence, Type: "subscribed", To: ev.Wire.From})
+	next(t, juliet, func(st *e2e.Stanza) bool { return st.Type == "subscribed" })
+	// The nurse's presence now reaches juliet (sent on approval).
+	next(t, juliet, func(st *e2e.Stanza) bool {
+		return st.Kind == e2e.Presence && st.Type == "" && st.From.Equal(nurse.JID())
+	})
+	roster := func(c *client.Client) string {
+		r, err := c.Request(ctx, &e2e.Stanza{Kind: e2e.IQ, Type: "get", Children: []*e2e.Element{e2e.NewElement("jabber:iq:roster", "query", "")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.String()
+	}
+	if r := roster(juliet); !strings.Contains(r, "jid='nurse@capulet.lit'") || !strings.Contains(r, "subscription='to'") {
+		t.Errorf("juliet's roster: %s", r)
+	}
+	if r := roster(nurse); !strings.Contains(r, "jid='juliet@capulet.lit'") || !strings.Contains(r, "subscription='from'") {
+		t.Errorf("nurse's roster: %s", r)
+	}
+	// A probe from the nurse to juliet is not answered: not subscribed.
+	juliet.Send(ctx, &e2e.Stanza{Kind: e2e.Presence, Children: []*e2e.Element{e2e.NewElement("jabber:client", "status", "away")}})
+	nurse.Send(ctx, &e2e.Stanza{Kind: e2e.Message, Type: "chat", To: jid.MustParse("nurse@capulet.lit/x"), ID: "mark"})
+	next(t, nurse, func(st *e2e.Stanza) bool {
+		if st.Kind == e2e.Presence && st.From.Bare().Equal(jid.MustParse("juliet@capulet.lit")) && st.Type == "" {
+			t.Errorf("juliet's presence leaked to an unsubscribed contact: %s", st)
+		}
+		return st.ID == "mark"
+	})
+}
+
+func TestConflictPoliciesAndTLSVersions(t *testing.T) {
+	ca, err := server.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := ca.Issue("capulet.lit", nil)
+	for _, pol := range []server.ConflictPolicy{server.Rename, server.Refuse} {
+		s, err := server.New(server.Config{Domain: "capulet.lit", Certificate: cert, ResourceConflict: pol})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		s.AddUserIterations("juliet", "pw", 64)
+		addr, _ := s.ListenC2S("127.0.0.1:0")
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		cfg := client.Config{JID: jid.MustParse("juliet@capulet.lit/balcony"), Password: "pw", Addr: addr.String(), RootCAs: ca.Pool()}
+		first, err := client.Login(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer first.Close()
+		second, err := client.Login(ctx, cfg)
+		switch pol {
+		case server.Rename:
+			if err != nil || second.JID().Equal(first.JID()) || !strings.HasPrefix(second.JID().Resourcepart(), "balcony-") {
+				t.Errorf("rename: %v %v", second, err)
+			} else {
+				second.Close()
+			}
+		case server.Refuse:
+			if err == nil || !strings.Contains(err.Error(), "conflict") {
+				t.Errorf("refuse: %v", err)
+			}
+		}
+		select {
+		case <-first.Done():
+			t.Errorf("policy %d ended the first session", pol)
+		default:
+		}
+		if pol == server.Refuse {
+			// TLS 1.1 is refused; TLS 1.3 works (TLS 1.2: TestStartTLSRequiredAndStreamErrors).
+			c, _ := rawStream(t, addr.String(), "capulet.lit")
+			io.WriteString(c, "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+			readUntil(t, c, "<proceed")
+			tc := tls.Client(c, &tls.Config{ServerName: "capulet.lit", RootCAs: ca.Pool(), MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11})
+			if err := tc.Handshake(); err == nil {
+				t.Error("TLS 1.1 accepted")
+			}
+		}
+	}
 }

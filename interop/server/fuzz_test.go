@@ -1,6 +1,7 @@
 package server
 
 import (
+	"github.com/xmppe2e/xmppe2e/e2e"
 	"io"
 	"net"
 	"sync"
@@ -64,7 +65,7 @@ func FuzzC2SNegotiation(f *testing.F) {
 		s := fuzzServer(t)
 		c, far := pipe()
 		done := make(chan struct{})
-		go func() { defer close(done); s.handleC2S(c) }()
+		go func() { defer close(done); s.handleC2S(c); c.Close() }()
 		far.SetWriteDeadline(time.Now().Add(time.Second))
 		far.Write(data)
 		far.Close()
@@ -84,32 +85,48 @@ func FuzzC2SStanzas(f *testing.F) {
 	f.Add([]byte("<message><body>&#0;</body></message></stream:stream>"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s := fuzzServer(t)
-		conn, far := pipe()
-		x := newXStream(conn)
-		c := &c2s{srv: s, x: x, q: newOutq(queueLen)}
-		if _, cond := s.bind(c, "juliet", "fuzz"); cond != "" {
-			t.Fatal(cond)
-		}
-		x.rec.limit = stanzaLimit
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			if _, err := x.readHeader("jabber:client"); err != nil {
-				t.Errorf("header: %v", err)
-				return
-			}
-			wrote := make(chan struct{})
-			go func() { defer close(wrote); c.q.run(x, c.tail, nil) }()
-			s.readC2S(c)
-			c.shutdown("")
-			s.unregister(c)
-			<-wrote
-		}()
-		far.SetWriteDeadline(time.Now().Add(2 * time.Second))
-		far.Write([]byte(fuzzHeader))
-		far.Write(data)
-		far.Close()
-		<-done
+		runBound(t, s, "juliet", "fuzz", data)
 		s.store.PopOffline("romeo")
 	})
+}
+
+// runBound runs the read loop of a session bound as user/res over data
+// (stanzas after the stream header), then ends the session.
+func runBound(t testing.TB, s *Server, user, res string, data []byte) {
+	conn, far := pipe()
+	x := newXStream(conn)
+	c := &c2s{srv: s, x: x, q: newOutq(queueLen)}
+	if _, cond := s.bind(c, user, res); cond != "" {
+		t.Fatal(cond)
+	}
+	x.rec.limit = stanzaLimit
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if _, err := x.readHeader("jabber:client"); err != nil {
+			t.Errorf("header: %v", err)
+			return
+		}
+		wrote := make(chan struct{})
+		go func() { defer close(wrote); c.q.run(x, c.tail, nil) }()
+		s.readC2S(c)
+		c.shutdown("")
+		s.unregister(c)
+		<-wrote
+		conn.Close() // unblocks the far side's writes
+	}()
+	far.SetWriteDeadline(time.Now().Add(2 * time.Second))
+	far.Write([]byte(fuzzHeader))
+	far.Write(data)
+	far.Close()
+	<-done
+}
+
+func mustStanza(t testing.TB, s string) *e2e.Stanza {
+	t.Helper()
+	st, err := e2e.Parse([]byte(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }

@@ -116,8 +116,7 @@ func Rewrite(f func(*e2e.Stanza)) func(*e2e.Stanza) []*e2e.Stanza {
 
 // Reorder returns a Do function that holds back every odd stanza and
 // forwards it after the next one, so pairs arrive swapped. A stanza still
-// held when traffic stops stays held; Flush of the returned Reorderer
-// releases nothing by itself (hold is a deliberate loss).
+// held when traffic stops is never forwarded (a deliberate loss).
 func Reorder() func(*e2e.Stanza) []*e2e.Stanza {
 	var mu sync.Mutex
 	var held *e2e.Stanza

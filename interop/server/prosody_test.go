@@ -200,6 +200,9 @@ func TestProsody(t *testing.T) {
 			if len(out.Hops) != 2 || out.Hops[1].Hop != server.S2SOut || out.Hops[1].Auth != want || out.Hops[1].TLSVersion == 0 {
 				t.Errorf("outbound path:\n%s", out)
 			}
+			if !dialback {
+				record(t, "prosody-s2s-in.xml", srv, server.S2SIn, server.Montague)
+			}
 			if len(in.Hops) != 2 || in.Hops[0].Hop != server.S2SIn || in.Hops[0].Auth != want || !strings.HasPrefix(in.Hops[0].CertCheck, "DNS-ID") {
 				t.Errorf("inbound path:\n%s", in)
 			}

@@ -491,18 +491,7 @@ func (s *Server) broadcastPresence(c *c2s, st *e2e.Stanza) {
 	c.available, c.priority, c.presence = true, pr, st.Clone()
 	c.mu.Unlock()
 	local := c.jid.Localpart()
-	for _, contact := range s.contacts(local, "from", "both") {
-		p := st.Clone()
-		p.To = contact
-		s.route(p, true)
-	}
-	for _, o := range s.sessions(local) {
-		if o != c {
-			p := st.Clone()
-			p.To = o.jid
-			o.send(p)
-		}
-	}
+	s.broadcast(c, st)
 	if !initial {
 		return
 	}
@@ -517,6 +506,20 @@ func (s *Server) broadcastPresence(c *c2s, st *e2e.Stanza) {
 	for _, o := range s.sessions(local) {
 		if o != c {
 			s.sendPresenceOf(o, c.jid, func(p *e2e.Stanza) { c.send(p) })
+		}
+	}
+	// Subscription requests that waited for the user (RFC 6121 §3.1.3).
+	s.mu.RLock()
+	var asks []string
+	for contact, it := range s.roster[local] {
+		if it.pendingIn {
+			asks = append(asks, contact)
+		}
+	}
+	s.mu.RUnlock()
+	for _, a := range asks {
+		if from, err := jid.Parse(a); err == nil {
+			c.send(&e2e.Stanza{Kind: e2e.Presence, Type: "subscribe", From: from, To: c.jid.Bare()})
 		}
 	}
 	s.flushOffline(c)
@@ -543,6 +546,24 @@ func (s *Server) sendPresenceOf(o *c2s, to jid.JID, send func(*e2e.Stanza)) {
 	send(q)
 }
 
+// broadcast sends c's presence st to the contacts subscribed to the
+// account and to the account's other sessions (RFC 6121 §4.2.2, §4.5.2).
+func (s *Server) broadcast(c *c2s, st *e2e.Stanza) {
+	local := c.jid.Localpart()
+	for _, contact := range s.contacts(local, "from", "both") {
+		p := st.Clone()
+		p.To = contact
+		s.route(p, true)
+	}
+	for _, o := range s.sessions(local) {
+		if o != c {
+			p := st.Clone()
+			p.To = o.jid
+			o.send(p)
+		}
+	}
+}
+
 // goOffline broadcasts unavailable presence for c once.
 func (s *Server) goOffline(c *c2s) {
 	c.mu.Lock()
@@ -552,20 +573,7 @@ func (s *Server) goOffline(c *c2s) {
 	if !was {
 		return
 	}
-	local := c.jid.Localpart()
-	un := &e2e.Stanza{Kind: e2e.Presence, Type: "unavailable", From: c.jid}
-	for _, contact := range s.contacts(local, "from", "both") {
-		p := un.Clone()
-		p.To = contact
-		s.route(p, true)
-	}
-	for _, o := range s.sessions(local) {
-		if o != c {
-			p := un.Clone()
-			p.To = o.jid
-			o.send(p)
-		}
-	}
+	s.broadcast(c, &e2e.Stanza{Kind: e2e.Presence, Type: "unavailable", From: c.jid})
 }
 
 // inboundPresence handles presence to a local bare JID.
@@ -610,6 +618,36 @@ func (s *Server) presenceToBare(to jid.JID, st *e2e.Stanza) {
 	}
 }
 
+// subNext gives the next subscription state of a user's roster item for a
+// subscription presence the user sent (outbound) or received (RFC 6121
+// §3, the states without the pending variants); absent entries leave the
+// state unchanged.
+var subNext = map[bool]map[string]map[string]string{
+	true: {
+		"subscribed":   {"none": "from", "to": "both"},
+		"unsubscribe":  {"to": "none", "both": "from"},
+		"unsubscribed": {"from": "none", "both": "to"},
+	},
+	false: {
+		"subscribed":   {"none": "to", "from": "both"},
+		"unsubscribe":  {"from": "none", "both": "to"},
+		"unsubscribed": {"to": "none", "both": "from"},
+	},
+}
+
+// updateSub applies a subscription presence to user's item about contact
+// and returns the state before; s.mu must be held.
+func (s *Server) updateSub(user jid.JID, contact, typ string, outbound bool) (cur string, it *rosterItem) {
+	cur = "none"
+	if it = s.roster[user.Localpart()][contact]; it != nil {
+		cur = it.sub
+	}
+	if next, ok := subNext[outbound][typ][cur]; ok {
+		s.setSub(user, contact, next)
+	}
+	return cur, s.roster[user.Localpart()][contact]
+}
+
 // outboundSubscription handles a subscription presence from a local user
 // (RFC 6121 §3), updating the user's side of the roster.
 func (s *Server) outboundSubscription(c *c2s, st *e2e.Stanza) {
@@ -617,37 +655,16 @@ func (s *Server) outboundSubscription(c *c2s, st *e2e.Stanza) {
 	contact := st.To.String()
 	user := c.jid.Bare()
 	s.mu.Lock()
-	it := s.roster[user.Localpart()][contact]
-	cur := "none"
-	if it != nil {
-		cur = it.sub
-	}
+	cur, it := s.updateSub(user, contact, st.Type, true)
 	switch st.Type {
 	case "subscribe":
 		if cur == "none" || cur == "from" {
 			s.setSub(user, contact, cur)
 			s.roster[user.Localpart()][contact].ask = true
 		}
-	case "subscribed":
-		switch cur {
-		case "none":
-			s.setSub(user, contact, "from")
-		case "to":
-			s.setSub(user, contact, "both")
-		}
-	case "unsubscribe":
-		switch cur {
-		case "to":
-			s.setSub(user, contact, "none")
-		case "both":
-			s.setSub(user, contact, "from")
-		}
-	case "unsubscribed":
-		switch cur {
-		case "from":
-			s.setSub(user, contact, "none")
-		case "both":
-			s.setSub(user, contact, "to")
+	case "subscribed", "unsubscribed":
+		if it != nil {
+			it.pendingIn = false
 		}
 	}
 	s.mu.Unlock()
@@ -664,43 +681,20 @@ func (s *Server) outboundSubscription(c *c2s, st *e2e.Stanza) {
 func (s *Server) inboundSubscription(to jid.JID, st *e2e.Stanza) {
 	contact := st.From.Bare().String()
 	s.mu.Lock()
-	cur := "none"
-	if it := s.roster[to.Localpart()][contact]; it != nil {
-		cur = it.sub
-	}
+	cur, _ := s.updateSub(to, contact, st.Type, false)
 	deliver := true
 	switch st.Type {
 	case "subscribe":
-		deliver = cur != "from" && cur != "both"
-		if !deliver {
+		if cur == "from" || cur == "both" {
 			// Already approved: answer for the user (RFC 6121 §3.1.3).
 			s.mu.Unlock()
 			s.route(&e2e.Stanza{Kind: e2e.Presence, Type: "subscribed", From: to, To: st.From.Bare()}, true)
 			return
 		}
+		s.setSub(to, contact, cur)
+		s.roster[to.Localpart()][contact].pendingIn = true
 	case "subscribed":
-		switch cur {
-		case "none":
-			s.setSub(to, contact, "to")
-		case "from":
-			s.setSub(to, contact, "both")
-		default:
-			deliver = false
-		}
-	case "unsubscribe":
-		switch cur {
-		case "from":
-			s.setSub(to, contact, "none")
-		case "both":
-			s.setSub(to, contact, "to")
-		}
-	case "unsubscribed":
-		switch cur {
-		case "to":
-			s.setSub(to, contact, "none")
-		case "both":
-			s.setSub(to, contact, "from")
-		}
+		deliver = cur == "none" || cur == "from"
 	}
 	s.mu.Unlock()
 	if deliver {

@@ -6,17 +6,14 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/xmppe2e/xmppe2e/e2e"
-	"mellium.im/xmpp/jid"
 )
 
 // s2sQueueLen is the write queue of an outbound s2s link: stanzas wait
@@ -113,6 +110,7 @@ func (l *s2sLink) run() {
 			break
 		}
 	}()
+	start := time.Now()
 	addr, _ := s.peerAddr(l.domain)
 	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
@@ -132,14 +130,13 @@ func (l *s2sLink) run() {
 		if errors.As(err, &se) {
 			x.writeString(streamErrorXML(se.cond, se.text))
 		}
-		s.logf("s2s-out %s: negotiation failed: %v", l.domain, err)
+		s.logf("s2s-out %s: negotiation failed after %v: %v", l.domain, time.Since(start).Round(time.Millisecond), err)
 		return
 	}
 	conn.SetDeadline(time.Time{})
 	l.mu.Lock()
 	l.prot, l.x = prot, x
 	l.mu.Unlock()
-	s.logf("s2s-out %s: ready (%s)", l.domain, prot)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -150,23 +147,22 @@ func (l *s2sLink) run() {
 	}()
 	// The remote server sends nothing on this stream but its close or a
 	// stream error.
+	var why any
 	for i := 0; ; i++ {
 		e, _, err := readTop(x.d)
 		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				s.logf("s2s-out %s: %v", l.domain, err)
-			}
+			why = errOrEOF(err)
 			break
 		}
 		if e.Name.Space == nsStream && e.Name.Local == "error" {
-			s.logf("s2s-out %s: stream error %s", l.domain, e.Bytes())
+			why = "stream error " + string(e.Bytes())
 			break
 		}
 		x.rec.discard(x.d.InputOffset())
 	}
 	l.q.stop()
 	<-done
-	s.logf("s2s-out %s: closed", l.domain)
+	s.logf("s2s-out %s: (%s) for %v: %v", l.domain, prot, time.Since(start).Round(time.Millisecond), why)
 }
 
 // features reads a <stream:features/> element.
@@ -327,17 +323,20 @@ func (s *Server) handleS2SIn(conn net.Conn) {
 	start := time.Now()
 	x := newXStream(conn)
 	conn.SetDeadline(start.Add(s.cfg.NegotiationTimeout))
-	err := s.serveS2SIn(x, conn)
+	var summary []string
+	err := s.serveS2SIn(x, conn, func(line string) { summary = append(summary, line) })
 	var se *errStream
 	if errors.As(err, &se) {
 		x.writeString(streamErrorXML(se.cond, se.text))
 	} else {
 		x.writeString("</stream:stream>")
 	}
-	s.logf("s2s-in %s: closed after %v: %v", conn.RemoteAddr(), time.Since(start).Round(time.Millisecond), errOrEOF(err))
+	s.logf("s2s-in %s: %s for %v: %v", conn.RemoteAddr(), strings.Join(summary, "; "), time.Since(start).Round(time.Millisecond), errOrEOF(err))
 }
 
-func (s *Server) serveS2SIn(x *xstream, conn net.Conn) error {
+// serveS2SIn runs the inbound stream; note collects what the connection's
+// log line reports.
+func (s *Server) serveS2SIn(x *xstream, conn net.Conn, note func(string)) error {
 	h, err := x.readHeader(e2e.NSServer)
 	if err != nil {
 		x.writeString(header(e2e.NSServer, s.domain, "", randomID(), true))
@@ -370,7 +369,7 @@ func (s *Server) serveS2SIn(x *xstream, conn net.Conn) error {
 	}()
 	for {
 		off := x.d.InputOffset()
-		e, startEl, err := readTop(x.d)
+		e, _, err := readTop(x.d)
 		if err != nil {
 			return err
 		}
@@ -436,7 +435,7 @@ func (s *Server) serveS2SIn(x *xstream, conn net.Conn) error {
 			authed[peer] = protectionOf(cs, "EXTERNAL", check)
 			x.rec.limit = stanzaLimit
 			conn.SetDeadline(time.Time{})
-			s.logf("s2s-in %s: %s authenticated by SASL EXTERNAL (%s)", conn.RemoteAddr(), peer, check)
+			note(fmt.Sprintf("%s by EXTERNAL (%s)", peer, authed[peer]))
 		case e.Name.Space == nsDialback && e.Name.Local == "verify":
 			// We are the authoritative server for the key's originating domain.
 			from, _ := e.AttrValue("from")
@@ -446,6 +445,7 @@ func (s *Server) serveS2SIn(x *xstream, conn net.Conn) error {
 			if to == s.domain && hmac.Equal([]byte(strings.TrimSpace(e.Text())), []byte(s.dialbackKey(from, s.domain, id))) {
 				typ = "valid"
 			}
+			note(fmt.Sprintf("db:verify for %s: %s", from, typ))
 			if err := x.writeString("<db:verify from='" + s.domain + "' to='" + xmlEscape(from) + "' id='" + xmlEscape(id) + "' type='" + typ + "'/>"); err != nil {
 				return err
 			}
@@ -466,7 +466,7 @@ func (s *Server) serveS2SIn(x *xstream, conn net.Conn) error {
 				x.rec.limit = stanzaLimit
 				conn.SetDeadline(time.Time{})
 			}
-			s.logf("s2s-in %s: dialback from %s: %s (%s)", conn.RemoteAddr(), from, typ, check)
+			note(fmt.Sprintf("dialback from %s %s (%s)", from, typ, protectionOf(cs, "dialback", check)))
 			if err := x.writeString("<db:result from='" + s.domain + "' to='" + xmlEscape(from) + "' type='" + typ + "'/>"); err != nil {
 				return err
 			}
@@ -475,7 +475,6 @@ func (s *Server) serveS2SIn(x *xstream, conn net.Conn) error {
 			if err != nil {
 				return streamErr("not-well-formed", "%v", err)
 			}
-			_ = startEl
 			p, ok := authed[st.From.Domainpart()]
 			if !ok {
 				if len(authed) == 0 {
@@ -559,6 +558,3 @@ func (s *Server) dialbackVerify(domain, id, key string) bool {
 	}
 	return false
 }
-
-var _ = xml.Name{}
-var _ = jid.JID{}

@@ -121,7 +121,11 @@ type Server struct {
 
 type rosterItem struct {
 	sub string // none, to, from, both
-	ask bool   // subscription request pending
+	ask bool   // our subscription request is pending
+	// pendingIn: the contact asked to subscribe and the user has not
+	// answered; the request is delivered again at each login (RFC 6121
+	// §3.1.3).
+	pendingIn bool
 }
 
 // New makes a server for cfg. It listens nowhere until ServeC2S, ServeS2S,

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,26 @@ import (
 	"github.com/xmppe2e/xmppe2e/internal/peers"
 	"github.com/xmppe2e/xmppe2e/interop/server"
 )
+
+var update = flag.Bool("update", false, "rewrite the recorded interop transcripts in testdata/transcripts")
+
+// record writes, with -update, the raw bytes of the records of srv at hop
+// whose peer starts with peer: a transcript that internal tests replay
+// without the peer installed.
+func record(t *testing.T, name string, srv *server.Server, hop server.Hop, peer string) {
+	if !*update {
+		return
+	}
+	var b []byte
+	for _, r := range srv.Wiretap() {
+		if r.Hop == hop && strings.HasPrefix(r.Peer, peer) {
+			b = append(append(b, r.Raw...), '\n')
+		}
+	}
+	if err := os.WriteFile(filepath.Join("testdata", "transcripts", name), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
 
 // TestSlixmpp: slixmpp clients log in to our servers (each SASL mechanism)
 // and exchange messages on one server and across the s2s link.
@@ -38,6 +59,8 @@ func TestSlixmpp(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			n.Capulet.ResetWiretap()
+			n.Montague.ResetWiretap()
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			out, err := exec.CommandContext(ctx, py, "testdata/slixmpp_pair.py", ca,
@@ -60,6 +83,9 @@ func TestSlixmpp(t *testing.T) {
 			}
 			if !found {
 				t.Errorf("no delivered path with %s in the wiretap", tc.mech)
+			}
+			if tc.mech == "SCRAM-SHA-1" {
+				record(t, "slixmpp-juliet-c2s.xml", n.Capulet, server.C2SIn, "juliet@")
 			}
 		})
 	}

@@ -146,9 +146,21 @@ func (x *xstream) restart(limit int) {
 	x.d = xml.NewDecoder(x.rec)
 }
 
+// setConn switches to c (the TLS connection after STARTTLS). The write
+// lock orders it with writes from other goroutines (shutdown notices).
 func (x *xstream) setConn(c net.Conn) {
+	x.wmu.Lock()
 	x.conn = c
+	x.wmu.Unlock()
 	x.restart(negotiationLimit)
+}
+
+// close closes the current connection.
+func (x *xstream) close() error {
+	x.wmu.Lock()
+	c := x.conn
+	x.wmu.Unlock()
+	return c.Close()
 }
 
 func (x *xstream) write(b []byte) error {
