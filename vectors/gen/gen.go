@@ -279,7 +279,7 @@ var Notes = map[string]string{
 	"Readdressed":             "The stanza's to was changed to another party who holds the sender's public key (surreptitious forwarding).",
 	"SurreptitiousForwarding": "The scheme does not bind the recipient's address: a re-addressed stanza opens for the new recipient.",
 	"Malleable":               "The scheme does not protect integrity here: a change yields changed plaintext.",
-	"ProtocolReply":           "The reference answers with protocol stanzas (a key request) instead of an error; nothing may open.",
+	"ProtocolReply":           "The reference answers with protocol stanzas instead of an error (a key request; or, when a held stanza fails to open once its key arrived, an error stanza to the sender, -06 §3.3); nothing may open.",
 	"SpecExample":             "The specification's own example, as published (with the specification's keys); the result is what our implementation does with it.",
 	"Legacy":                  "An example of the XEP or draft that a current implementation is not expected to open (other keys, a pre-RFC algorithm, a misspelt element); kept to show how it fails.",
 	"BadArmorCRC":             "The OpenPGP armor checksum line (=XXXX) does not match the data.",
