@@ -2,15 +2,19 @@
 // committed files can be rebuilt byte for byte:
 //
 //   - Make runs real exchanges once, with fresh keys and randomness (ours,
-//     or an independent implementation's through a Recorder), and keeps the
-//     keys and the wire stanzas in a Recording (committed under testdata/).
+//     or an independent implementation's through a Recorder: GnuPG, OpenSSL,
+//     python3-jwcrypto, python3-potr, each in a file of its own), keeps the
+//     keys and the wire stanzas in a Recording (committed under testdata/),
+//     and adds the Crafters' vectors (the specs' own examples, a bad armor
+//     checksum, swapped algorithm identifiers).
 //   - Build turns a Recording into a vectors.File deterministically: the valid
 //     vector of each record, then its negative mutations (a character flipped
 //     at the start, middle and end of every payload region, each region cut
 //     short and replaced by garbage, the protection stripped, the XML cut, a
 //     replay, clocks an hour off, a wrong recipient, re-addressing), each
 //     labelled by what the reference implementation does with it and flagged
-//     where the scheme's documented weaknesses make it accept.
+//     where the scheme's documented weaknesses make it accept; then the
+//     crafted vectors, labelled the same way but not mutated further.
 //
 // `xmppe2e vectors generate` runs Build over the committed recordings;
 // `xmppe2e vectors generate --record` makes new recordings first.
