@@ -45,7 +45,7 @@ func newOpenSSL(ctx context.Context, scheme string, keys map[string]vectors.Key)
 	if len(f) > 1 {
 		o.producer += " " + f[1]
 	}
-	body := "Wherefore art thou, Romeo? <&> ¿qué?"
+	body := opensslBody
 	cpim := "Content-Type: Message/CPIM\r\n\r\nFrom: Juliet Capulet <im:juliet@capulet.lit>\r\nTo: Romeo Montague <im:romeo@montague.lit>\r\nDateTime: " +
 		Epoch.Format(cpimLayout) + "\r\n\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + body + "\r\n"
 	for name, content := range map[string]string{"juliet.pem": keys["juliet"].Identity, "romeo.crt": keys["romeo"].Peer, "cpim.txt": cpim} {
@@ -80,8 +80,14 @@ func e2eWire(id, entity string) string {
 	return st.String()
 }
 
+// opensslBody is the text of the CPIM object's text/plain part.
+const opensslBody = "Wherefore art thou, Romeo? <&> ¿qué?"
+
+// opensslPlain is the stanza the CPIM object stands for; its body keeps the
+// line end that ends the text/plain part.
 func opensslPlain(id string) string {
-	return fmt.Sprintf(`<message xmlns='jabber:client' from='juliet@capulet.lit/balcony' to='romeo@montague.lit/orchard' id='%s' type='chat'><body>Wherefore art thou, Romeo? &lt;&amp;&gt; ¿qué?</body></message>`, id)
+	return fmt.Sprintf(`<message xmlns='jabber:client' from='juliet@capulet.lit/balcony' to='romeo@montague.lit/orchard' id='%s' type='chat'><body>%s</body></message>`,
+		id, escape(opensslBody+"\n"))
 }
 
 // recordOpenSSL has OpenSSL play juliet for the profile's algorithms: the
