@@ -160,16 +160,12 @@ func Make(ctx context.Context, s e2e.Scheme, ids map[string]e2e.Identity, record
 				return nil, fmt.Errorf("GenerateIdentity(%s): %w", name, err)
 			}
 		}
-		priv, err := id.Marshal()
-		if err != nil {
-			return nil, err
-		}
-		pub, err := id.Public().Marshal()
+		k, err := keyOf(id, parties[name].Bare().String())
 		if err != nil {
 			return nil, err
 		}
 		idents[name] = id
-		rec.Keys[name] = vectors.Key{JID: parties[name].Bare().String(), Identity: string(priv), Peer: string(pub)}
+		rec.Keys[name] = k
 	}
 	for i, b := range Bases {
 		st, err := e2e.Parse([]byte(b.Stanza))
@@ -229,6 +225,19 @@ func Make(ctx context.Context, s e2e.Scheme, ids map[string]e2e.Identity, record
 		rec.Crafted = append(rec.Crafted, more...)
 	}
 	return rec, nil
+}
+
+// keyOf is id's key material as the files keep it.
+func keyOf(id e2e.Identity, bare string) (vectors.Key, error) {
+	priv, err := id.Marshal()
+	if err != nil {
+		return vectors.Key{}, err
+	}
+	pub, err := id.Public().Marshal()
+	if err != nil {
+		return vectors.Key{}, err
+	}
+	return vectors.Key{JID: bare, Identity: string(priv), Peer: string(pub)}, nil
 }
 
 // deliver pumps wire from snd to rcv and every reply back and forth until

@@ -183,15 +183,9 @@ func craftDraftExamples(ctx context.Context, rec *Recording) ([]Crafted, error) 
 		if err != nil {
 			return nil, err
 		}
-		priv, err := id.Marshal()
-		if err != nil {
+		if keys[name], err = keyOf(id, addr); err != nil {
 			return nil, err
 		}
-		pub, err := id.Public().Marshal()
-		if err != nil {
-			return nil, err
-		}
-		keys[name] = vectors.Key{JID: addr, Identity: string(priv), Peer: string(pub)}
 	}
 	var files [4]string
 	for i, n := range []string{"sig-4.4.xml", "enc-3.4.xml", "keyreq-5.4-request.xml", "keyreq-5.4-response.xml"} {
