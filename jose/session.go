@@ -419,7 +419,7 @@ func (s *Session) Receive(ctx context.Context, st *e2e.Stanza) (e2e.Received, er
 		}
 		return e2e.Received{}, fmt.Errorf("jose: %w: no <e2e/> in the stanza", e2e.ErrNotEncrypted)
 	}
-	op, replies, err := s.open(st, e, 0, nil)
+	op, replies, err := s.open(st, e, 0, nil, true)
 	if err != nil {
 		return e2e.Received{}, err
 	}
@@ -440,7 +440,7 @@ type pendingCheck struct {
 
 // open opens one <e2e/> layer of st. It returns a nil Opened and maybe key
 // request replies when the stanza is held for its SMK.
-func (s *Session) open(st *e2e.Stanza, e *e2e.Element, depth int, checks []pendingCheck) (*e2e.Opened, []*e2e.Stanza, error) {
+func (s *Session) open(st *e2e.Stanza, e *e2e.Element, depth int, checks []pendingCheck, checkTo bool) (*e2e.Opened, []*e2e.Stanza, error) {
 	typ, _ := e.AttrValue("type")
 	switch typ {
 	case "enc":
@@ -475,7 +475,7 @@ func (s *Session) open(st *e2e.Stanza, e *e2e.Element, depth int, checks []pendi
 		if err != nil {
 			return nil, nil, err
 		}
-		return s.finish(st, pt, "enc:"+sid+"."+c[1], true, nil, depth, checks, true)
+		return s.finish(st, pt, "enc:"+sid+"."+c[1], true, nil, depth, checks, checkTo)
 	case "sig":
 		c, err := readParts(e, jwsParts)
 		if err != nil {
@@ -502,7 +502,7 @@ func (s *Session) open(st *e2e.Stanza, e *e2e.Element, depth int, checks []pendi
 				if !p.JID().Equal(st.From.Bare()) {
 					return nil, nil, fmt.Errorf("jose: %w: signed by %s, sent as %s", e2e.ErrBadSignature, p.JID(), st.From)
 				}
-				return s.finish(st, payload, "sig:"+c[2], false, p, depth, checks, true)
+				return s.finish(st, payload, "sig:"+c[2], false, p, depth, checks, checkTo)
 			}
 			err = verr
 		}
@@ -601,7 +601,7 @@ func (s *Session) finish(outer *e2e.Stanza, m []byte, layer string, encrypted bo
 	checks = append(checks, pendingCheck{outer.From.String(), layer, ts})
 	if depth+1 < MaxNesting {
 		if ne := inner.Child(NS, "e2e"); ne != nil {
-			op, _, err := s.open(inner, ne, depth+1, checks)
+			op, _, err := s.open(inner, ne, depth+1, checks, checkTo)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -672,6 +672,11 @@ func (s *Session) hold(st *e2e.Stanza, e *e2e.Element, keys []inKey) ([]*e2e.Sta
 	}
 	if s.id == nil || s.id.rsaKey() == nil {
 		return nil, fmt.Errorf("jose: %w: no SMK for SID %q and no device key to request it", e2e.ErrNoKey, keys[0].sid)
+	}
+	if len(s.cfg.PeersFor(st.From)) == 0 && s.cfg.Trust == nil {
+		// Our device key and full JID go only to senders we know: a
+		// stanza from anyone must not make us announce them.
+		return nil, fmt.Errorf("jose: %w: no SMK for SID %q, and %s is not a known peer to ask", e2e.ErrNoKey, keys[0].sid, st.From.Bare())
 	}
 	var replies []*e2e.Stanza
 	for _, ik := range keys {
@@ -912,7 +917,7 @@ func (s *Session) release(ik inKey) e2e.Received {
 	}
 	s.held = kept
 	for _, h := range ready {
-		op, replies, err := s.open(h.st, h.e, 0, nil)
+		op, replies, err := s.open(h.st, h.e, 0, nil, true)
 		r.Replies = append(r.Replies, replies...)
 		switch {
 		case err != nil:

@@ -247,6 +247,17 @@ func TestStrangerGetsNoSMK(t *testing.T) {
 	}
 }
 
+func TestNoKeyRequestToStrangers(t *testing.T) {
+	clk := newClock()
+	m := newParty(t, Scheme, "mercutio", clk, 3, "romeo")
+	r := newParty(t, Scheme, "romeo", clk, 2, "juliet")
+	w := encrypt(t, m, msg(fullJIDs["mercutio"], fullJIDs["romeo"], "hello stranger"))
+	res, err := r.s.Receive(ctx, w[0])
+	if !errors.Is(err, e2e.ErrNoKey) || len(res.Replies) != 0 {
+		t.Fatalf("%+v %v", res, err)
+	}
+}
+
 func TestReceiveChecks(t *testing.T) {
 	clk := newClock()
 	j := newParty(t, Scheme, "juliet", clk, 1, "romeo", "mercutio")
@@ -554,6 +565,21 @@ func TestGeneralJSONExtension(t *testing.T) {
 			t.Fatalf("%s: opened %v errs %v", pt.name, opened, errs)
 		}
 	}
+	// Signed and encrypted to many: the signature's inner to is the
+	// multicast address too.
+	j.s.cfg.Sign = true
+	w2, err := j.s.EncryptGeneral(ctx, orig, []jid.JID{r.jid, m.jid})
+	j.s.cfg.Sign = false
+	if err != nil {
+		t.Fatal(err)
+	}
+	x2 := w2[0].Clone()
+	x2.To = r.jid
+	res2, err := r.s.Receive(ctx, x2)
+	if err != nil || len(res2.Opened) != 1 || res2.Opened[0].Signer == nil || !res2.Opened[0].Stanza.Equal(orig) {
+		t.Fatalf("signed General JSON: %+v %v", res2, err)
+	}
+
 	// A default-profile receiver refuses the extension.
 	d := newParty(t, Scheme, "romeo", clk, 4, "juliet")
 	x := w[0].Clone()

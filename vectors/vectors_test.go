@@ -8,12 +8,21 @@ import (
 	"testing"
 
 	"github.com/xmppe2e/xmppe2e/e2e"
+	"github.com/xmppe2e/xmppe2e/jose"
+	"github.com/xmppe2e/xmppe2e/openpgp"
+	"github.com/xmppe2e/xmppe2e/otr"
+	"github.com/xmppe2e/xmppe2e/smime"
 	"github.com/xmppe2e/xmppe2e/vectors"
 	"github.com/xmppe2e/xmppe2e/vectors/gen"
 )
 
 // schemes are the codecs whose vectors are published here.
-var schemes = []e2e.Scheme{}
+var schemes = []e2e.Scheme{
+	openpgp.Scheme,
+	smime.Scheme, smime.StrictScheme,
+	otr.Scheme,
+	jose.Scheme,
+}
 
 // TestVectors runs every embedded vector against our codec for its scheme.
 func TestVectors(t *testing.T) {

@@ -55,6 +55,7 @@ var commands = []*command{
 	verifyCmd,
 	compareCmd,
 	vectorsCmd,
+	serveCmd,
 }
 
 // env is what a command runs with: its streams, the schemes it may use and
@@ -78,9 +79,21 @@ func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(forma
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, schemes, os.Getenv)
+	code := run(ctx, os.Args[1:], os.Stdin, quietStdout(), os.Stderr, schemes, os.Getenv)
 	stop()
 	os.Exit(code)
+}
+
+// quietStdout returns the real standard output for the command's own output
+// and points os.Stdout at the null device: libraries that print (otr3 writes
+// "Unsupported wipe kind" on every AES operation) must not corrupt the
+// stanzas the command writes.
+func quietStdout() io.Writer {
+	out := os.Stdout
+	if null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0); err == nil {
+		os.Stdout = null
+	}
+	return out
 }
 
 // run runs one command line and returns the exit status.

@@ -310,7 +310,7 @@ func (c *crypto) opened(got e2e.Received, mustSign bool) error {
 			}
 			continue
 		}
-		if len(c.peers) > 0 && !c.known(o.Signer) {
+		if len(c.peers) > 0 && !c.known(o) {
 			return fmt.Errorf("%w: signed by %s, not by the key given", e2e.ErrBadSignature, o.Signer.Fingerprint())
 		}
 		fmt.Fprintf(c.e.stderr, "xmppe2e: good signature from %s, fingerprint %s\n", o.Signer.JID(), o.Signer.Fingerprint())
@@ -318,9 +318,15 @@ func (c *crypto) opened(got e2e.Received, mustSign bool) error {
 	return nil
 }
 
-func (c *crypto) known(p e2e.Peer) bool {
+// known reports whether the signer is one of the keys given, or, when a key
+// given names no JID (a certificate authority), whether the session trusted
+// the signer through it.
+func (c *crypto) known(o e2e.Opened) bool {
 	for _, q := range c.peers {
-		if q.Fingerprint() == p.Fingerprint() {
+		if q.Fingerprint() == o.Signer.Fingerprint() {
+			return true
+		}
+		if o.Trusted && q.JID().Equal(jid.JID{}) {
 			return true
 		}
 	}
