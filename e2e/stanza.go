@@ -766,29 +766,57 @@ func writeElement(b *bytes.Buffer, e *Element, parent string) {
 // and newlines, become character references so that parsing gives back
 // exactly s. Characters XML cannot carry become U+FFFD.
 func escape(b *bytes.Buffer, s string, attr bool) {
-	for _, r := range s {
-		switch {
-		case r == '&':
-			b.WriteString("&amp;")
-		case r == '<':
-			b.WriteString("&lt;")
-		case r == '>':
-			b.WriteString("&gt;")
-		case r == '\'' && attr:
-			b.WriteString("&apos;")
-		case r == '"' && attr:
-			b.WriteString("&quot;")
-		case r == '\r':
-			b.WriteString("&#xD;")
-		case r == '\n' && attr:
-			b.WriteString("&#xA;")
-		case r == '\t' && attr:
-			b.WriteString("&#x9;")
-		case !xmlChar(r):
-			b.WriteRune('\uFFFD')
-		default:
-			b.WriteRune(r)
+	// Copy the runs that need no escaping in one write each.
+	for len(s) > 0 {
+		i := 0
+		for i < len(s) && plainByte(s[i], attr) {
+			i++
 		}
+		b.WriteString(s[:i])
+		s = s[i:]
+		if len(s) == 0 {
+			return
+		}
+		r, n := utf8.DecodeRuneInString(s)
+		if n == 1 && r == utf8.RuneError {
+			b.WriteRune('\uFFFD')
+		} else {
+			escapeRune(b, r, attr)
+		}
+		s = s[n:]
+	}
+}
+
+// plainByte reports whether c is printable ASCII that needs no escaping.
+func plainByte(c byte, attr bool) bool {
+	if c < 0x20 || c >= 0x80 || c == '&' || c == '<' || c == '>' {
+		return c == '\n' && !attr
+	}
+	return !attr || (c != '\'' && c != '"')
+}
+
+func escapeRune(b *bytes.Buffer, r rune, attr bool) {
+	switch {
+	case r == '&':
+		b.WriteString("&amp;")
+	case r == '<':
+		b.WriteString("&lt;")
+	case r == '>':
+		b.WriteString("&gt;")
+	case r == '\'' && attr:
+		b.WriteString("&apos;")
+	case r == '"' && attr:
+		b.WriteString("&quot;")
+	case r == '\r':
+		b.WriteString("&#xD;")
+	case r == '\n' && attr:
+		b.WriteString("&#xA;")
+	case r == '\t' && attr:
+		b.WriteString("&#x9;")
+	case !xmlChar(r):
+		b.WriteRune('\uFFFD')
+	default:
+		b.WriteRune(r)
 	}
 }
 

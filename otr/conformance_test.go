@@ -9,6 +9,7 @@ import (
 // TestConformance runs the project's conformance battery with the fixture
 // keys (DSA key generation is slow).
 func TestConformance(t *testing.T) {
+	t.Parallel() // heavy: otr3 does a 1536-bit modexp per message
 	opts := []e2etest.Option{e2etest.WithIdentities(
 		fixture(t, "juliet@capulet.lit"), fixture(t, "romeo@montague.lit"), fixture(t, "mercutio@capulet.lit"))}
 	if raceEnabled {

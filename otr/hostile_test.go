@@ -45,6 +45,7 @@ func acceptableFailure(err error) bool {
 // data message stanzas, as the conformance kit does: each copy must fail with
 // an error (and open nothing) or open the original body.
 func TestTamperSampled(t *testing.T) {
+	t.Parallel() // heavy: otr3 does a 1536-bit modexp per message
 	j, r := established(t, Scheme, Scheme)
 	ctx := context.Background()
 	rounds := 60
@@ -172,6 +173,7 @@ func TestWrongRecipient(t *testing.T) {
 // puts the counters back after a message that does not verify; this test
 // shows the hazard on a bare otr3 receive and that Receive is immune.
 func TestCounterAdvanceHazard(t *testing.T) {
+	t.Parallel() // heavy: otr3 does a 1536-bit modexp per message
 	j, r := established(t, Scheme, Scheme)
 	ctx := context.Background()
 
@@ -283,6 +285,7 @@ func (d *dataMsg) macValid(key []byte) bool {
 // malleable) and re-MAC it. A transcript therefore proves nothing about
 // what was said.
 func TestDeniability(t *testing.T) {
+	t.Parallel() // heavy: otr3 does a 1536-bit modexp per message
 	j, r := established(t, Scheme, Scheme)
 	var sent []*dataMsg
 	var plains []string
@@ -358,6 +361,7 @@ func TestDeniability(t *testing.T) {
 // both parties do not open the recorded data messages: new sessions with
 // the same identities (even after a new AKE between them) refuse them all.
 func TestForwardSecrecy(t *testing.T) {
+	t.Parallel() // heavy: otr3 does a 1536-bit modexp per message
 	j, r := pair(t, Scheme, Scheme)
 	var recorded []*e2e.Stanza
 	for i := 0; i < 3; i++ {
@@ -397,6 +401,7 @@ func TestForwardSecrecy(t *testing.T) {
 }
 
 func TestConcurrentPairs(t *testing.T) {
+	t.Parallel() // heavy: otr3 does a 1536-bit modexp per message
 	var wg sync.WaitGroup
 	n, rounds := 8, 3
 	if raceEnabled {

@@ -319,6 +319,7 @@ func potrPeer(t *testing.T, env ...string) *remote {
 const htmlText = "hello <b>&amp;</b> ünïcødé ☃"
 
 func TestPotrInteropPotrStarts(t *testing.T) {
+	t.Parallel() // heavy: otr3 does a 1536-bit modexp per message
 	tr := &transcript{Peer: "python3-potr 1.0.2 (Debian, patched at run time by potr_peer.py)", Command: "/usr/bin/python3 testdata/interop/potr_peer.py 'correct horse'"}
 	l := newLink(t, Options{}, tr)
 	l.rem = potrPeer(t)
@@ -364,6 +365,7 @@ func TestPotrInteropPotrStarts(t *testing.T) {
 }
 
 func TestPotrInteropWeStartFragments(t *testing.T) {
+	t.Parallel() // heavy: otr3 does a 1536-bit modexp per message
 	tr := &transcript{Peer: "python3-potr 1.0.2", Command: "POTR_MMS=120 /usr/bin/python3 testdata/interop/potr_peer.py 'correct horse'"}
 	l := newLink(t, Options{FragmentSize: 100}, tr)
 	l.rem = potrPeer(t, "POTR_MMS=120")
@@ -424,6 +426,7 @@ func libotrPeer(t testing.TB, policy string) *remote {
 }
 
 func TestLibotrInteropV3(t *testing.T) {
+	t.Parallel() // heavy: otr3 does a 1536-bit modexp per message
 	tr := &transcript{Peer: "libotr 4.1.1 (Debian libotr5), testdata/interop/libotr_peer.c", Command: "libotr_peer KEYFILE romeo@montague.lit xmpp 'correct horse' v23"}
 	l := newLink(t, Options{}, tr)
 	l.rem = libotrPeer(t, "v23")
@@ -477,6 +480,7 @@ func TestLibotrInteropV3(t *testing.T) {
 }
 
 func TestLibotrInteropV2(t *testing.T) {
+	t.Parallel() // heavy: otr3 does a 1536-bit modexp per message
 	tr := &transcript{Peer: "libotr 4.1.1 (Debian libotr5)", Command: "libotr_peer KEYFILE romeo@montague.lit xmpp 'correct horse' v2"}
 	l := newLink(t, Options{}, tr)
 	l.rem = libotrPeer(t, "v2")
@@ -497,6 +501,7 @@ func TestLibotrInteropV2(t *testing.T) {
 
 // TestTranscriptReplay replays the recorded interop runs without the peers.
 func TestTranscriptReplay(t *testing.T) {
+	t.Parallel() // heavy: otr3 does a 1536-bit modexp per message
 	files, _ := filepath.Glob(filepath.Join("testdata", "transcripts", "*.json"))
 	if len(files) == 0 {
 		t.Fatal("no transcripts in testdata/transcripts")

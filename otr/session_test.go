@@ -328,6 +328,7 @@ func TestCloseFinished(t *testing.T) {
 }
 
 func TestSMP(t *testing.T) {
+	t.Parallel() // heavy: otr3 does a 1536-bit modexp per message
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name, q, secretJ, secretR string

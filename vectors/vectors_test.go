@@ -26,12 +26,14 @@ var schemes = []e2e.Scheme{
 
 // TestVectors runs every embedded vector against our codec for its scheme.
 func TestVectors(t *testing.T) {
+	t.Parallel()
 	files, err := vectors.Embedded()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range schemes {
 		t.Run(s.Name(), func(t *testing.T) {
+			t.Parallel()
 			f, ok := files[s.Name()]
 			if !ok {
 				t.Fatalf("no vector file for %s", s.Name())
@@ -57,8 +59,10 @@ func TestVectors(t *testing.T) {
 // TestRebuild checks that every published file is what Build makes of its
 // committed recording, byte for byte: no hand edits, no drift.
 func TestRebuild(t *testing.T) {
+	t.Parallel()
 	for _, s := range schemes {
 		t.Run(s.Name(), func(t *testing.T) {
+			t.Parallel()
 			rb, err := os.ReadFile(filepath.Join("gen", "testdata", s.Name()+".json"))
 			if err != nil {
 				t.Fatal(err)
@@ -80,6 +84,45 @@ func TestRebuild(t *testing.T) {
 				t.Errorf("vectors/%s.json differs from what its recording builds; run: go run ./cmd/xmppe2e vectors generate --scheme %s", s.Name(), s.Name())
 			}
 		})
+	}
+}
+
+// TestCoverage pins what issue 10 asks of the files: at least 50 vectors for
+// each stateless scheme, at least 40 % of them invalid, and vectors made by
+// an independent implementation in every file that has a recorder.
+func TestCoverage(t *testing.T) {
+	files, err := vectors.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, f := range files {
+		n, invalid, peer := 0, 0, 0
+		for _, g := range f.Groups {
+			for _, v := range g.Tests {
+				n++
+				if v.Result == vectors.Invalid {
+					invalid++
+				}
+				for _, fl := range v.Flags {
+					if fl == "Peer" {
+						peer++
+						if v.Producer == "xmppe2e" {
+							t.Errorf("%s tcId %d: flag Peer but producer xmppe2e", name, v.TcID)
+						}
+					}
+				}
+			}
+		}
+		t.Logf("%s: %d vectors, %d invalid, %d by a peer", name, n, invalid, peer)
+		switch name {
+		case "openpgp", "smime", "smime-strict", "jose":
+			if n < 50 || invalid*100 < 40*n {
+				t.Errorf("%s: %d vectors, %d invalid: want at least 50, 40%% invalid", name, n, invalid)
+			}
+		}
+		if len(gen.Recorders(name)) > 0 && peer == 0 {
+			t.Errorf("%s: no vector made by an independent implementation", name)
+		}
 	}
 }
 

@@ -55,6 +55,7 @@ var commands = []*command{
 	verifyCmd,
 	compareCmd,
 	vectorsCmd,
+	serveCmd,
 }
 
 // env is what a command runs with: its streams, the schemes it may use and

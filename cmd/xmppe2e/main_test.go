@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
 	"github.com/xmppe2e/xmppe2e/e2e"
 	"github.com/xmppe2e/xmppe2e/internal/toy"
+	"github.com/xmppe2e/xmppe2e/interop/report"
 )
 
 // The scripts run the CLI with the real schemes plus the test-only toy
@@ -26,6 +28,29 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// jsonmarks REPORT OUT: write the scheme, property, result and
+			// scenario of every mark of a compare report to OUT: the part a
+			// seed must reproduce.
+			"jsonmarks": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 2 {
+					ts.Fatalf("usage: jsonmarks REPORT OUT")
+				}
+				f, err := os.Open(ts.MkAbs(args[0]))
+				ts.Check(err)
+				defer f.Close()
+				rep, err := report.ReadJSON(f)
+				ts.Check(err)
+				var b strings.Builder
+				for _, s := range rep.Schemes {
+					for _, p := range s.Properties {
+						fmt.Fprintf(&b, "%s %s %s %s\n", s.Name, p.Name, p.Result, p.Scenario)
+					}
+					for _, a := range s.Attacks {
+						fmt.Fprintf(&b, "%s attack %s %s\n", s.Name, a.Name, a.Outcome)
+					}
+				}
+				ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(b.String()), 0o644))
+			},
 			// mode FILE PERM: the file's permission bits are PERM (octal).
 			"mode": func(ts *testscript.TestScript, neg bool, args []string) {
 				if len(args) != 2 {

@@ -2,15 +2,19 @@
 // committed files can be rebuilt byte for byte:
 //
 //   - Make runs real exchanges once, with fresh keys and randomness (ours,
-//     or an independent implementation's through a Recorder), and keeps the
-//     keys and the wire stanzas in a Recording (committed under testdata/).
+//     or an independent implementation's through a Recorder: GnuPG, OpenSSL,
+//     python3-jwcrypto, python3-potr, each in a file of its own), keeps the
+//     keys and the wire stanzas in a Recording (committed under testdata/),
+//     and adds the Crafters' vectors (the specs' own examples, a bad armor
+//     checksum, swapped algorithm identifiers).
 //   - Build turns a Recording into a vectors.File deterministically: the valid
 //     vector of each record, then its negative mutations (a character flipped
 //     at the start, middle and end of every payload region, each region cut
 //     short and replaced by garbage, the protection stripped, the XML cut, a
 //     replay, clocks an hour off, a wrong recipient, re-addressing), each
 //     labelled by what the reference implementation does with it and flagged
-//     where the scheme's documented weaknesses make it accept.
+//     where the scheme's documented weaknesses make it accept; then the
+//     crafted vectors, labelled the same way but not mutated further.
 //
 // `xmppe2e vectors generate` runs Build over the committed recordings;
 // `xmppe2e vectors generate --record` makes new recordings first.
@@ -24,7 +28,9 @@ import (
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/xmppe2e/xmppe2e/e2e"
@@ -50,7 +56,40 @@ type Recording struct {
 	Scheme  string                 `json:"scheme"`
 	Keys    map[string]vectors.Key `json:"keys"`
 	Records []Record               `json:"records"`
+	// Crafted are hand-made vectors (the specs' own examples, scheme-specific
+	// negatives such as a bad armor checksum or a swapped algorithm) that
+	// Build labels by what the reference does, without mutating them further.
+	Crafted []Crafted `json:"crafted,omitempty"`
 }
+
+// A Crafted vector is delivered as it is: its flags say what was done to it.
+type Crafted struct {
+	Name     string   `json:"name"`
+	Comment  string   `json:"comment"`
+	Flags    []string `json:"flags"`
+	Sender   string   `json:"sender"`
+	Receiver string   `json:"receiver"`
+	// ReceiverJID overrides the receiver's full JID (a spec example addressed
+	// elsewhere); Keys overrides the recording's keys (the spec's own keys).
+	ReceiverJID  string                 `json:"receiverJid,omitempty"`
+	Keys         map[string]vectors.Key `json:"keys,omitempty"`
+	ReceiverSeed string                 `json:"receiverSeed,omitempty"`
+	// Now is the receiver's clock (RFC 3339); Epoch plus one second when
+	// empty.
+	Now      string   `json:"now,omitempty"`
+	Wire     []string `json:"wire"`
+	Producer string   `json:"producer"`
+}
+
+// A Crafter derives crafted vectors from a recording (its records and keys),
+// running an independent implementation where it needs one.
+type Crafter func(ctx context.Context, rec *Recording) ([]Crafted, error)
+
+// Crafters returns the crafters for the scheme named.
+func Crafters(scheme string) []Crafter { return crafters[scheme] }
+
+// crafters lists, per scheme, what adds crafted vectors.
+var crafters = map[string][]Crafter{}
 
 // A Record is one exchange: a plaintext stanza, what the sender's
 // implementation put on the wire, and who made it.
@@ -121,16 +160,12 @@ func Make(ctx context.Context, s e2e.Scheme, ids map[string]e2e.Identity, record
 				return nil, fmt.Errorf("GenerateIdentity(%s): %w", name, err)
 			}
 		}
-		priv, err := id.Marshal()
-		if err != nil {
-			return nil, err
-		}
-		pub, err := id.Public().Marshal()
+		k, err := keyOf(id, parties[name].Bare().String())
 		if err != nil {
 			return nil, err
 		}
 		idents[name] = id
-		rec.Keys[name] = vectors.Key{JID: parties[name].Bare().String(), Identity: string(priv), Peer: string(pub)}
+		rec.Keys[name] = k
 	}
 	for i, b := range Bases {
 		st, err := e2e.Parse([]byte(b.Stanza))
@@ -182,7 +217,27 @@ func Make(ctx context.Context, s e2e.Scheme, ids map[string]e2e.Identity, record
 		}
 		rec.Records = append(rec.Records, more...)
 	}
+	for _, f := range crafters[s.Name()] {
+		more, err := f(ctx, rec)
+		if err != nil {
+			return nil, err
+		}
+		rec.Crafted = append(rec.Crafted, more...)
+	}
 	return rec, nil
+}
+
+// keyOf is id's key material as the files keep it.
+func keyOf(id e2e.Identity, bare string) (vectors.Key, error) {
+	priv, err := id.Marshal()
+	if err != nil {
+		return vectors.Key{}, err
+	}
+	pub, err := id.Public().Marshal()
+	if err != nil {
+		return vectors.Key{}, err
+	}
+	return vectors.Key{JID: bare, Identity: string(priv), Peer: string(pub)}, nil
 }
 
 // deliver pumps wire from snd to rcv and every reply back and forth until
@@ -237,17 +292,58 @@ var Notes = map[string]string{
 	"Readdressed":             "The stanza's to was changed to another party who holds the sender's public key (surreptitious forwarding).",
 	"SurreptitiousForwarding": "The scheme does not bind the recipient's address: a re-addressed stanza opens for the new recipient.",
 	"Malleable":               "The scheme does not protect integrity here: a change yields changed plaintext.",
-	"ProtocolReply":           "The reference answers with protocol stanzas (a key request) instead of an error; nothing may open.",
+	"ProtocolReply":           "The reference answers with protocol stanzas instead of an error (a key request; or, when a held stanza fails to open once its key arrived, an error stanza to the sender, -06 §3.3); nothing may open.",
+	"SpecExample":             "The specification's own example, as published (with the specification's keys); the result is what our implementation does with it.",
+	"Legacy":                  "An example of the XEP or draft that a current implementation is not expected to open (other keys, a pre-RFC algorithm, a misspelt element); kept to show how it fails.",
+	"BadArmorCRC":             "The OpenPGP armor checksum line (=XXXX) does not match the data.",
+	"NoArmorCRC":              "The OpenPGP armor checksum line removed; it is optional (RFC 4880 §6.1, RFC 9580 §6.1).",
+	"AlgorithmConfusion":      "A header or algorithm identifier swapped for another algorithm (none, dir, HS256 keyed with the public key, RSA1_5, another digest or cipher) after the protection was computed.",
+	"UnsignedEnvelope":        "Encrypted but not signed inside (RFC 3923 §4 signs, then encrypts); the reference refuses it as a decryption failure, so that no oracle tells a forged envelope from a broken one.",
+	"WeakAlgorithm":           "Made by the independent implementation with an algorithm the profile does not send (3DES, SHA-1 where SHA-256 is sent); the result is the reference's policy.",
 }
 
 // Build turns a recording into a vector file with s, deterministically.
 func Build(ctx context.Context, s e2e.Scheme, rec *Recording) (*vectors.File, error) {
 	f := &vectors.File{Schema: vectors.SchemaID, Scheme: s.Name(), Spec: s.Spec(),
 		Generator: "xmppe2e vectors generate", Notes: map[string]string{}}
-	b := &builder{ctx: ctx, s: s, f: f, rec: rec, rnd: mrand.New(mrand.NewPCG(1, 2))}
-	for _, r := range rec.Records {
-		if err := b.record(r); err != nil {
-			return nil, fmt.Errorf("%s: %w", r.Name, err)
+	// Records are independent: each is built by a builder of its own, with
+	// randomness of its own, in parallel, and the groups joined in order.
+	parts := make([][]vectors.Group, len(rec.Records))
+	errs := make([]error, len(rec.Records))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i, r := range rec.Records {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			rb := &builder{ctx: ctx, s: s, f: &vectors.File{}, rec: rec, rnd: mrand.New(mrand.NewPCG(1, uint64(2+i)))}
+			if err := rb.record(r); err != nil {
+				errs[i] = fmt.Errorf("%s: %w", r.Name, err)
+			}
+			parts[i] = rb.f.Groups
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	for _, p := range parts {
+		f.Groups = append(f.Groups, p...)
+	}
+	b := &builder{ctx: ctx, s: s, f: f, rec: rec}
+	for _, c := range rec.Crafted {
+		if err := b.crafted(c); err != nil {
+			return nil, fmt.Errorf("%s: %w", c.Name, err)
+		}
+	}
+	// Number the vectors in file order.
+	n := 0
+	for gi := range f.Groups {
+		for vi := range f.Groups[gi].Tests {
+			n++
+			f.Groups[gi].Tests[vi].TcID = n
 		}
 	}
 	for _, g := range f.Groups {
@@ -359,6 +455,56 @@ func (b *builder) record(r Record) error {
 		flag = "Readdressed"
 	}
 	b.addRaw(g2, r, "re-addressed to "+other, append(peerFlag, flag), checkTime, strs(re), content)
+	return nil
+}
+
+// crafted adds a crafted vector, labelled by what the reference does with
+// it: refused is invalid with that error class, answered only with protocol
+// stanzas is invalid (ProtocolReply), opened is valid with what opened.
+// Silence makes no vector: there is nothing an implementation could check.
+func (b *builder) crafted(c Crafted) error {
+	keys := b.rec.Keys
+	if c.Keys != nil {
+		keys = c.Keys
+	}
+	rj := c.ReceiverJID
+	if rj == "" {
+		rj = parties[c.Receiver].String()
+	}
+	b.f.Groups = append(b.f.Groups, vectors.Group{Comment: fmt.Sprintf("%s (crafted, by %s), received by %s", c.Name, c.Producer, c.Receiver),
+		Keys: keys, Receiver: c.Receiver, ReceiverJID: rj, Peers: []string{c.Sender}, ReceiverSeed: c.ReceiverSeed})
+	g := &b.f.Groups[len(b.f.Groups)-1]
+	now := c.Now
+	if now == "" {
+		now = checkTime
+	}
+	b.next++
+	v := vectors.Vector{TcID: b.next, Comment: c.Name + ": " + c.Comment, Flags: append([]string(nil), c.Flags...),
+		Result: vectors.Invalid, Now: now, Wire: c.Wire, Producer: c.Producer}
+	res, rerr, serr := vectors.Observe(b.ctx, b.s, g, v)
+	switch {
+	case serr != nil:
+		return serr
+	case rerr != nil:
+		v.Error = e2e.ClassOf(rerr)
+	case len(res.Opened) > 0:
+		v.Result = vectors.Valid
+		for _, o := range res.Opened {
+			v.Opened = append(v.Opened, o.Stanza.String())
+		}
+		if s := res.Opened[len(res.Opened)-1].Signer; s != nil && c.Sender != "" {
+			if p, err := b.s.ParsePeer([]byte(keys[c.Sender].Peer)); err == nil && p.Fingerprint() == s.Fingerprint() {
+				v.Signer = c.Sender
+			}
+		}
+	case len(res.Replies) > 0:
+		v.Flags = append(v.Flags, "ProtocolReply")
+	default:
+		b.next--
+		b.f.Groups = b.f.Groups[:len(b.f.Groups)-1]
+		return nil
+	}
+	g.Tests = append(g.Tests, v)
 	return nil
 }
 
