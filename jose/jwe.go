@@ -50,6 +50,15 @@ func tagSize(enc string) int {
 	return cekSize(enc) / 2
 }
 
+// nonceSize is the IV length of a content algorithm (RFC 7518 §5.2.2.1,
+// §5.3).
+func nonceSize(enc string) int {
+	if strings.HasSuffix(enc, "GCM") {
+		return 12
+	}
+	return 16
+}
+
 func newAEAD(enc string, cek []byte) (cipher.AEAD, error) {
 	if n := cekSize(enc); n == 0 || n != len(cek) {
 		return nil, fmt.Errorf("jose: %w: content algorithm %q with a %d-octet key", e2e.ErrUnsupported, enc, len(cek))
@@ -160,16 +169,52 @@ func sealRaw(rand io.Reader, hdr []byte, alg, enc string, k any, cek, iv, pt []b
 			return nil, err
 		}
 	}
-	encHdr := b64.EncodeToString(hdr)
-	return sealEncoded(encHdr, enc, aead, ek, iv, pt), nil
+	return sealEncoded(b64.EncodeToString(hdr), nil, enc, aead, ek, iv, pt), nil
 }
 
-// sealEncoded finishes a compact JWE under an encoded header.
-func sealEncoded(encHdr, enc string, aead cipher.AEAD, ek, iv, pt []byte) compact {
-	sealed := aead.Seal(nil, iv, pt, []byte(encHdr))
+// sealEncoded finishes a compact JWE under an encoded header; aad is
+// encHdr as bytes (nil: converted here). The five parts are encoded into
+// one string and returned as substrings of it.
+func sealEncoded(encHdr string, aad []byte, enc string, aead cipher.AEAD, ek, iv, pt []byte) compact {
+	if aad == nil {
+		aad = []byte(encHdr)
+	}
 	tagLen := tagSize(enc)
+	sealed := aead.Seal(make([]byte, 0, len(pt)+aead.Overhead()), iv, pt, aad)
 	ct, tag := sealed[:len(sealed)-tagLen], sealed[len(sealed)-tagLen:]
-	return compact{encHdr, b64.EncodeToString(ek), b64.EncodeToString(iv), b64.EncodeToString(ct), b64.EncodeToString(tag)}
+	return joinParts(encHdr, ek, iv, ct, tag)
+}
+
+// joinParts encodes raw as base64url after head, all in one string, and
+// returns head and the encodings as the parts of a compact serialization
+// (substrings of that string: one allocation for the text of a JWE).
+func joinParts(head string, raw ...[]byte) compact {
+	n := len(head)
+	for _, r := range raw {
+		n += b64.EncodedLen(len(r))
+	}
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteString(head)
+	bounds := make([]int, 1, len(raw)+1)
+	bounds[0] = b.Len()
+	var chunk [1024]byte // encodes 768 octets: a multiple of 3, so chunks concatenate
+	for _, r := range raw {
+		for len(r) > 0 {
+			k := min(len(r), 768)
+			b64.Encode(chunk[:], r[:k])
+			b.Write(chunk[:b64.EncodedLen(k)])
+			r = r[k:]
+		}
+		bounds = append(bounds, b.Len())
+	}
+	all := b.String()
+	c := make(compact, len(bounds))
+	c[0] = all[:bounds[0]]
+	for i := 1; i < len(bounds); i++ {
+		c[i] = all[bounds[i-1]:bounds[i]]
+	}
+	return c
 }
 
 // protectedHeader decodes and checks a JWE or JWS protected header without
@@ -250,7 +295,7 @@ func openParsed(c compact, h protectedHeader, k key) (pt []byte, err error) {
 		return nil, fmt.Errorf("jose: %w: algorithm %q is not allowed for this key", e2e.ErrDecrypt, h.Alg)
 	}
 	if smk, ok := k.Key.([]byte); ok {
-		return openKW(c, h, smk)
+		return openKW(c, h, smk, k.kek)
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -271,15 +316,31 @@ func openParsed(c compact, h protectedHeader, k key) (pt []byte, err error) {
 // openKW decrypts a compact JWE whose CEK is AES-key-wrapped with smk (the
 // stanza path): unwrap, then the AEAD over the encoded header as AAD. The
 // header is already checked and the alg pinned; parts are canonical
-// base64url.
-func openKW(c compact, h protectedHeader, smk []byte) ([]byte, error) {
-	ek, _ := b64.DecodeString(c[1])
-	iv, _ := b64.DecodeString(c[2])
-	ct, _ := b64.DecodeString(c[3])
-	tag, _ := b64.DecodeString(c[4])
-	kek, err := aes.NewCipher(smk)
-	if err != nil {
-		return nil, errDecrypt
+// base64url. kek is smk's AES cipher when the caller keeps one (nil: made
+// here). The parts are decoded into one buffer and the content is opened
+// in place.
+func openKW(c compact, h protectedHeader, smk []byte, kek cipher.Block) ([]byte, error) {
+	n := 0
+	for _, p := range c[1:5] {
+		n += b64.DecodedLen(len(p))
+	}
+	buf := make([]byte, n)
+	var parts [4][]byte // ek, iv, ct||tag (contiguous), tag
+	off := 0
+	for i, p := range c[1:5] {
+		m, err := b64.Decode(buf[off:], []byte(p))
+		if err != nil {
+			return nil, errDecrypt
+		}
+		parts[i] = buf[off : off+m : off+m]
+		off += m
+	}
+	ek, iv, ct, tag := parts[0], parts[1], parts[2], parts[3]
+	if kek == nil {
+		var err error
+		if kek, err = aes.NewCipher(smk); err != nil {
+			return nil, errDecrypt
+		}
 	}
 	cek, err := josecipher.KeyUnwrap(kek, ek)
 	if err != nil || len(cek) != cekSize(h.Enc) {
@@ -289,7 +350,8 @@ func openKW(c compact, h protectedHeader, smk []byte) ([]byte, error) {
 	if err != nil || len(iv) != aead.NonceSize() || len(tag) != tagSize(h.Enc) {
 		return nil, errDecrypt
 	}
-	pt, err := aead.Open(nil, iv, append(ct, tag...), []byte(c[0]))
+	sealed := buf[off-len(tag)-len(ct) : off] // ct and tag, adjacent
+	pt, err := aead.Open(sealed[:0], iv, sealed, []byte(c[0]))
 	if err != nil {
 		return nil, errDecrypt
 	}

@@ -2,6 +2,8 @@ package jose
 
 import (
 	"crypto"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
@@ -32,7 +34,19 @@ const (
 // that the algorithms it may be used with can be pinned.
 type key struct {
 	gojose.JSONWebKey
-	ops []string // key_ops, nil when absent
+	ops []string     // key_ops, nil when absent
+	kek cipher.Block // AES cipher of an oct key, made once by withKEK (or nil)
+}
+
+// withKEK returns k with the AES cipher of its octets made once, for the
+// AES key unwrap of every stanza under an SMK. Other keys are unchanged.
+func withKEK(k key) key {
+	if b, ok := k.Key.([]byte); ok && k.kek == nil {
+		if c, err := aes.NewCipher(b); err == nil {
+			k.kek = c
+		}
+	}
+	return k
 }
 
 // parseKey reads one JWK. Private keys are allowed only with private set.
@@ -268,7 +282,7 @@ func (id *Identity) WithSessionKey(sid string, smk []byte) (*Identity, error) {
 		return nil, fmt.Errorf("jose: %w: an SMK needs a SID and 16, 24 or 32 octets", e2e.ErrMalformed)
 	}
 	c := *id
-	c.smks = append(slices.Clip(id.smks), key{JSONWebKey: gojose.JSONWebKey{Key: slices.Clone(smk), KeyID: sid, Algorithm: wrapAlgFor(len(smk)), Use: "enc"}})
+	c.smks = append(slices.Clip(id.smks), withKEK(key{JSONWebKey: gojose.JSONWebKey{Key: slices.Clone(smk), KeyID: sid, Algorithm: wrapAlgFor(len(smk)), Use: "enc"}}))
 	return &c, nil
 }
 
@@ -355,7 +369,7 @@ func parseIdentity(b []byte) (*Identity, error) {
 			if k.KeyID == "" || wrapAlgFor(len(kk)) == "" || len(allowedAlgs(k, forKeyWrap)) == 0 {
 				return nil, fmt.Errorf("jose: %w: an SMK needs a kid (the SID), 16/24/32 octets and a key-wrap alg", e2e.ErrMalformed)
 			}
-			id.smks = append(id.smks, k)
+			id.smks = append(id.smks, withKEK(k))
 		default:
 			return nil, fmt.Errorf("jose: %w: identity key of type %T (want RSA private or oct)", e2e.ErrUnsupported, k.Key)
 		}

@@ -48,11 +48,13 @@ type smkEntry struct {
 	preplaced bool
 
 	encHdr, enc string       // cached encoded protected header and its enc
+	aad         []byte       // encHdr as bytes (the AEAD's additional data)
 	kek         cipher.Block // AES key-wrap cipher of key
 }
 
 // seal encrypts m under the SMK with a fresh CEK and IV; the encoded
-// protected header, the same for every stanza under this SMK, is made once.
+// protected header, the same for every stanza under this SMK, and the
+// key-wrap cipher are made once.
 func (e *smkEntry) seal(rand io.Reader, enc string, m []byte) (compact, error) {
 	if e.encHdr == "" || e.enc != enc {
 		hdr, err := marshalJSON(jweHeader{Alg: e.alg, Enc: enc, Kid: e.sid})
@@ -63,11 +65,18 @@ func (e *smkEntry) seal(rand io.Reader, enc string, m []byte) (compact, error) {
 			return nil, err
 		}
 		e.encHdr, e.enc = b64.EncodeToString(hdr), enc
+		e.aad = []byte(e.encHdr)
 	}
-	cek := make([]byte, cekSize(enc))
-	if _, err := io.ReadFull(rand, cek); err != nil {
+	n := cekSize(enc)
+	if n == 0 {
+		return nil, fmt.Errorf("jose: %w: content algorithm %q", e2e.ErrUnsupported, enc)
+	}
+	// One draw for the CEK and then the IV.
+	rnd := make([]byte, n+nonceSize(enc))
+	if _, err := io.ReadFull(rand, rnd); err != nil {
 		return nil, err
 	}
+	cek, iv := rnd[:n:n], rnd[n:]
 	ek, err := josecipher.KeyWrap(e.kek, cek)
 	if err != nil {
 		return nil, err
@@ -76,11 +85,7 @@ func (e *smkEntry) seal(rand io.Reader, enc string, m []byte) (compact, error) {
 	if err != nil {
 		return nil, err
 	}
-	iv := make([]byte, aead.NonceSize())
-	if _, err := io.ReadFull(rand, iv); err != nil {
-		return nil, err
-	}
-	return sealEncoded(e.encHdr, enc, aead, ek, iv, m), nil
+	return sealEncoded(e.encHdr, e.aad, enc, aead, ek, iv, m), nil
 }
 
 type inKey struct{ from, sid string }
@@ -551,7 +556,7 @@ func (s *Session) learn(ik inKey, k key) {
 	if _, ok := s.in[ik]; !ok {
 		s.learnOrder = append(s.learnOrder, ik)
 	}
-	s.in[ik] = k
+	s.in[ik] = withKEK(k)
 	for len(s.learnOrder) > MaxLearned {
 		delete(s.in, s.learnOrder[0])
 		s.learnOrder = s.learnOrder[1:]

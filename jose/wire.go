@@ -88,7 +88,7 @@ func readParts(e *e2e.Element, names []string) (compact, error) {
 // cache keys on the text).
 func b64Text(t string) (string, error) {
 	clean := true
-	for i := 0; i < len(t); i++ {
+	for i := b64Run(t); i < len(t); i++ {
 		c := t[i]
 		if b64Index(c) < 0 {
 			if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
@@ -108,7 +108,8 @@ func b64Text(t string) (string, error) {
 		}
 		s = b.String()
 	}
-	if !canonicalB64(s) {
+	// Every character of s is in the alphabet: only the tail remains to check.
+	if !canonicalTail(s) {
 		return "", fmt.Errorf("not canonical unpadded base64url")
 	}
 	return s, nil
@@ -130,11 +131,29 @@ var b64Values = func() (t [256]int8) {
 // canonicalB64 reports whether s is unpadded base64url of a whole number of
 // octets with zero unused bits (what base64.RawURLEncoding.Strict accepts).
 func canonicalB64(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if b64Index(s[i]) < 0 {
-			return false
+	return b64Run(s) == len(s) && canonicalTail(s)
+}
+
+// b64Run is the length of the longest prefix of s in the base64url
+// alphabet. It tests eight characters per step (a character outside the
+// alphabet has a negative value, so the OR of eight values is negative).
+func b64Run(s string) int {
+	v := &b64Values
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		if v[s[i]]|v[s[i+1]]|v[s[i+2]]|v[s[i+3]]|v[s[i+4]]|v[s[i+5]]|v[s[i+6]]|v[s[i+7]] < 0 {
+			break
 		}
 	}
+	for ; i < len(s) && v[s[i]] >= 0; i++ {
+	}
+	return i
+}
+
+// canonicalTail is canonicalB64 for s already known to be in the base64url
+// alphabet: a length that is a whole number of octets and zero unused bits
+// in the last character.
+func canonicalTail(s string) bool {
 	switch len(s) % 4 {
 	case 1:
 		return false
@@ -149,16 +168,24 @@ func canonicalB64(s string) bool {
 // stampFormat is XEP-0082 with milliseconds in UTC, as -06 §7 asks.
 const stampFormat = "2006-01-02T15:04:05.000Z"
 
+// The envelope as this package writes it: envOpen, the stamp, envStamped,
+// the stanza, envClose.
+const (
+	envOpen    = "<forwarded xmlns='" + nsForward + "'><delay xmlns='" + nsDelay + "' stamp='"
+	envStamped = "'/>"
+	envClose   = "</forwarded>"
+)
+
 // envelope serializes M' = <forwarded><delay stamp/>S</forwarded> with no
 // whitespace between elements (-06 §3.2.2 steps 3 and 4).
 func envelope(st *e2e.Stanza, stamp time.Time) []byte {
-	var b bytes.Buffer
-	b.WriteString("<forwarded xmlns='" + nsForward + "'><delay xmlns='" + nsDelay + "' stamp='")
-	b.WriteString(stamp.UTC().Format(stampFormat))
-	b.WriteString("'/>")
-	b.Write(st.Bytes())
-	b.WriteString("</forwarded>")
-	return b.Bytes()
+	s := st.Bytes()
+	b := make([]byte, 0, len(envOpen)+len(stampFormat)+len(envStamped)+len(s)+len(envClose))
+	b = append(b, envOpen...)
+	b = stamp.UTC().AppendFormat(b, stampFormat)
+	b = append(b, envStamped...)
+	b = append(b, s...)
+	return append(b, envClose...)
 }
 
 // parseEnvelope reads M': exactly one <forwarded xmlns='urn:xmpp:forward:0'>
@@ -166,10 +193,62 @@ func envelope(st *e2e.Stanza, stamp time.Time) []byte {
 // nothing else (no comments, PIs or DTDs). The stanza keeps its own
 // namespace declaration; e2e.ReadStanza applies the stanza limits.
 func parseEnvelope(b []byte) (*e2e.Stanza, time.Time, error) {
-	var zero time.Time
 	if len(b) > e2e.MaxStanzaSize {
-		return nil, zero, fmt.Errorf("jose: %w: envelope of %d bytes", e2e.ErrMalformed, len(b))
+		return nil, time.Time{}, fmt.Errorf("jose: %w: envelope of %d bytes", e2e.ErrMalformed, len(b))
 	}
+	if stamp, inner, ok := ownEnvelope(b); ok {
+		ts, err := parseStamp(stamp)
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		st, err := e2e.Parse(inner)
+		if err != nil {
+			return nil, time.Time{}, fmt.Errorf("jose: envelope: %w", err)
+		}
+		return st, ts, nil
+	}
+	return parseEnvelopeXML(b)
+}
+
+// ownEnvelope splits an envelope written byte for byte as envelope writes
+// it into its stamp and the stanza's XML, so that the stanza is parsed
+// once, by e2e.Parse, without a decoder pass over the wrapper. It declines
+// (ok false, and parseEnvelopeXML decides) anything else: other quoting,
+// whitespace or prefixes, a stamp with characters that XML would decode
+// (entities), a stanza not starting with an element, data after
+// </forwarded>. What it accepts is what parseEnvelopeXML accepts: the
+// wrapper is fixed text, and e2e.Parse rejects as parseEnvelopeXML does a
+// stanza without its own namespace (it would be in no namespace here and in
+// the forward namespace there), comments, processing instructions, DTDs,
+// text and more than one element.
+func ownEnvelope(b []byte) (stamp string, inner []byte, ok bool) {
+	rest, ok := bytes.CutPrefix(b, []byte(envOpen))
+	if !ok {
+		return "", nil, false
+	}
+	i := bytes.IndexByte(rest, '\'')
+	if i < 0 {
+		return "", nil, false
+	}
+	for _, c := range rest[:i] {
+		if !('0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || c == ':' || c == '.' || c == '-' || c == '+') {
+			return "", nil, false
+		}
+	}
+	inner, ok = bytes.CutPrefix(rest[i:], []byte(envStamped))
+	if !ok {
+		return "", nil, false
+	}
+	inner, ok = bytes.CutSuffix(inner, []byte(envClose))
+	if !ok || len(inner) < 2 || inner[0] != '<' || inner[1] == '?' || inner[1] == '!' || inner[1] == '/' {
+		return "", nil, false
+	}
+	return string(rest[:i]), inner, true
+}
+
+// parseEnvelopeXML is parseEnvelope for any serialization of M'.
+func parseEnvelopeXML(b []byte) (*e2e.Stanza, time.Time, error) {
+	var zero time.Time
 	d := xml.NewDecoder(bytes.NewReader(b))
 	next := func() (xml.StartElement, bool, error) {
 		for {
