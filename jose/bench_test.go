@@ -37,8 +37,9 @@ type layerOp struct {
 }
 
 // BenchmarkEncryptOpen1KiB measures, in one run, encrypt+open of the same
-// 1 KiB stanza under an established SMK at four depths, alternating per
-// iteration (the order rotates, so GC and cache effects spread evenly):
+// 1 KiB stanza under an established SMK at four depths, and the XML work
+// alone, alternating per iteration (the order rotates, so GC and cache
+// effects spread evenly):
 //
 //   - raw: the primitives alone on the envelope bytes: draw a CEK and IV,
 //     AES key wrap with the SMK, AEAD seal with the encoded protected
@@ -49,13 +50,16 @@ type layerOp struct {
 //   - jwe: this package's JWE layer as Session runs it: the SMK entry's
 //     seal; the canonical-base64url check, the header cache and the pinned
 //     unwrap+open. No XML.
+//   - xml: the XML work whole-stanza protection cannot skip, with package
+//     e2e: serializing the stanza (Stanza.Bytes) and parsing it back
+//     (e2e.Parse). No cryptography.
 //   - stanza: Session.Encrypt plus Session.Receive of the whole stanza
 //     (envelope, JWE, <e2e/> element, parse of the decrypted envelope,
 //     address, timestamp and replay checks).
 //
 // Metrics: <op>-ns/op for each, <op>-x-raw its ratio to raw in the same
 // run, <op>-allocs/op (counted before timing). ns/op is the sum of
-// the four.
+// all five.
 func BenchmarkEncryptOpen1KiB(b *testing.B) {
 	for _, enc := range []string{"A256GCM", "A256CBC-HS512"} {
 		b.Run("A256KW+"+enc, func(b *testing.B) {
@@ -69,6 +73,7 @@ func BenchmarkEncryptOpen1KiB(b *testing.B) {
 				{"raw", rawOp(b, e, enc, pt)},
 				{"gojose", gojoseOp(b, e, enc, pt)},
 				{"jwe", jweOp(b, e, r, enc, pt)},
+				{"xml", xmlOp(b, st)},
 				{"stanza", stanzaOp(b, j, r, st)},
 			}
 			allocs := make([]float64, len(ops))
@@ -108,6 +113,15 @@ func stanzaOp(b *testing.B, j, r *party, st *e2e.Stanza) func() {
 		}
 		res, err := r.s.Receive(ctx, w[0])
 		if err != nil || len(res.Opened) != 1 {
+			b.Fatal(err)
+		}
+	}
+}
+
+// xmlOp serializes st and parses it back with package e2e.
+func xmlOp(b *testing.B, st *e2e.Stanza) func() {
+	return func() {
+		if _, err := e2e.Parse(st.Bytes()); err != nil {
 			b.Fatal(err)
 		}
 	}
