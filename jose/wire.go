@@ -46,8 +46,9 @@ func partsElement(local string, attrs [][2]string, names []string, c compact) *e
 	for _, a := range attrs {
 		e.SetAttr(a[0], a[1])
 	}
+	e.Nodes = make([]e2e.Node, len(names))
 	for i, n := range names {
-		e.AppendChild(e2e.NewElement(NS, n, c[i]))
+		e.Nodes[i] = e2e.NewElement(NS, n, c[i])
 	}
 	return e
 }
@@ -74,13 +75,24 @@ func readParts(e *e2e.Element, names []string) (compact, error) {
 		if len(k.Elements()) != 0 {
 			return nil, fmt.Errorf("jose: %w: elements inside <%s/>", e2e.ErrMalformed, names[i])
 		}
-		s, err := b64Text(k.Text())
+		s, err := b64Text(text(k))
 		if err != nil {
 			return nil, fmt.Errorf("jose: %w: <%s/>: %v", e2e.ErrMalformed, names[i], err)
 		}
 		out[i] = s
 	}
 	return out, nil
+}
+
+// text is e.Text() without a copy when e holds a single text node (as
+// every parsed or built part element does).
+func text(e *e2e.Element) string {
+	if len(e.Nodes) == 1 {
+		if t, ok := e.Nodes[0].(e2e.CharData); ok {
+			return string(t)
+		}
+	}
+	return e.Text()
 }
 
 // b64Text strips XML whitespace and checks the base64url alphabet and
