@@ -46,9 +46,18 @@ func partsElement(local string, attrs [][2]string, names []string, c compact) *e
 	for _, a := range attrs {
 		e.SetAttr(a[0], a[1])
 	}
+	// The children and their text nodes share two backing arrays (each
+	// child's node slice is capped at its one text node).
+	kids := make([]e2e.Element, len(names))
+	texts := make([]e2e.Node, len(names))
 	e.Nodes = make([]e2e.Node, len(names))
 	for i, n := range names {
-		e.Nodes[i] = e2e.NewElement(NS, n, c[i])
+		kids[i].Name = xml.Name{Space: NS, Local: n}
+		if c[i] != "" {
+			texts[i] = e2e.CharData(c[i])
+			kids[i].Nodes = texts[i : i+1 : i+1]
+		}
+		e.Nodes[i] = &kids[i]
 	}
 	return e
 }
