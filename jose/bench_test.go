@@ -3,6 +3,7 @@ package jose
 import (
 	"bytes"
 	"crypto/aes"
+	"encoding/xml"
 	"io"
 	"strings"
 	"testing"
@@ -231,6 +232,46 @@ func jweOp(b *testing.B, e *smkEntry, r *party, enc string, pt []byte) func() {
 		b.Fatal("JWE round trip changed the plaintext")
 	}
 	return func() { op() }
+}
+
+// BenchmarkXML1KiB splits the XML work of the whole-stanza path on the same
+// 1 KiB stanza: Stanza.Bytes (the envelope's serialization), e2e.Parse
+// (the parse of the decrypted envelope), and encoding/xml alone on the same
+// bytes, as Token (namespaces) and as RawToken (none), to show what a
+// different e2e.Parse could and could not save.
+func BenchmarkXML1KiB(b *testing.B) {
+	_, _, st := benchPair(b, Options{})
+	raw := st.Bytes()
+	tokens := func(next func(*xml.Decoder) (xml.Token, error)) func() {
+		return func() {
+			d := xml.NewDecoder(bytes.NewReader(raw))
+			for {
+				if _, err := next(d); err == io.EOF {
+					return
+				} else if err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	}
+	for _, c := range []layerOp{
+		{"Stanza.Bytes", func() { st.Bytes() }},
+		{"e2e.Parse", func() {
+			if _, err := e2e.Parse(raw); err != nil {
+				b.Fatal(err)
+			}
+		}},
+		{"xml.Token", tokens((*xml.Decoder).Token)},
+		{"xml.RawToken", tokens((*xml.Decoder).RawToken)},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(raw)))
+			b.ReportAllocs()
+			for b.Loop() {
+				c.run()
+			}
+		})
+	}
 }
 
 // BenchmarkKeyRequestRoundTrip: a stanza under a new SMK, the key request
