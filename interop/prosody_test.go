@@ -12,29 +12,19 @@ import (
 	"github.com/xmppe2e/xmppe2e/internal/prosodytest"
 	"github.com/xmppe2e/xmppe2e/internal/toy"
 	"github.com/xmppe2e/xmppe2e/interop"
-	"github.com/xmppe2e/xmppe2e/interop/server"
 )
 
 // startProsody runs Prosody as a c2s-only server for capulet.lit with a
 // self-signed certificate, with juliet, romeo and mercutio registered, and
 // returns its address and an accounts file for LoadExternal.
 func startProsody(t *testing.T) (addr, accounts string) {
-	cert, err := server.SelfSigned("capulet.lit")
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM, keyPEM, err := server.KeyPEM(cert)
-	if err != nil {
-		t.Fatal(err)
-	}
 	parties := []string{"juliet", "romeo", "mercutio"}
 	users := map[string]string{}
 	for _, u := range parties {
 		users[u] = u + "-pass"
 	}
 	p := prosodytest.Start(t, prosodytest.Config{
-		Domain: "capulet.lit", CertPEM: certPEM, KeyPEM: keyPEM,
-		Modules: []string{"presence"}, Users: users,
+		Domain: "capulet.lit", Modules: []string{"presence"}, Users: users,
 	})
 	var acc strings.Builder
 	fmt.Fprintf(&acc, "ca %s\n", p.CertFile)

@@ -9,10 +9,10 @@
 //
 //	func TestAgainstProsody(t *testing.T) {
 //		srv := prosodytest.Start(t, prosodytest.Config{
-//			Domain: "capulet.lit", CertPEM: certPEM, KeyPEM: keyPEM,
+//			Domain: "capulet.lit",
 //			Users:  map[string]string{"juliet": "juliet-pass"},
 //		})
-//		// log in to srv.C2S, trusting srv.CertFile
+//		// log in to srv.C2S as juliet@capulet.lit, trusting srv.CertFile
 //	}
 package prosodytest
 
@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/xmppe2e/xmppe2e/internal/peers"
+	"github.com/xmppe2e/xmppe2e/interop/server"
 )
 
 // Config describes the server Start runs.
@@ -36,7 +37,8 @@ type Config struct {
 	// Domain is the one VirtualHost, such as "capulet.lit".
 	Domain string
 	// CertPEM is the certificate chain of Domain (leaf first) and KeyPEM its
-	// private key, both PEM.
+	// private key, both PEM. Without them Start makes a self-signed
+	// certificate for Domain (see Server.CertFile).
 	CertPEM, KeyPEM []byte
 	// CAPEM, if set, holds the trust anchors (PEM) against which Prosody
 	// checks the certificates of other servers; it becomes the cafile of the
@@ -98,6 +100,15 @@ func Start(t testing.TB, cfg Config) *Server {
 	}
 	if err := os.Mkdir(filepath.Join(dir, "data"), 0o700); err != nil {
 		t.Fatal(err)
+	}
+	if cfg.CertPEM == nil && cfg.KeyPEM == nil {
+		cert, err := server.SelfSigned(cfg.Domain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.CertPEM, cfg.KeyPEM, err = server.KeyPEM(cert); err != nil {
+			t.Fatal(err)
+		}
 	}
 	s := &Server{Dir: dir, C2S: freeAddr(t), CertFile: write(cfg.Domain+".crt", cfg.CertPEM)}
 	write(cfg.Domain+".key", cfg.KeyPEM)

@@ -2,6 +2,9 @@ package prosodytest_test
 
 import (
 	"bufio"
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"net"
 	"os"
 	"path/filepath"
@@ -19,21 +22,26 @@ func TestStart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Prosody")
 	}
-	cert, err := server.SelfSigned("capulet.lit")
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM, keyPEM, err := server.KeyPEM(cert)
+	ca, err := server.NewCA()
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := prosodytest.Start(t, prosodytest.Config{
-		Domain: "capulet.lit", CertPEM: certPEM, KeyPEM: keyPEM, CAPEM: certPEM, S2S: true,
+		Domain: "capulet.lit", CAPEM: ca.PEM(), S2S: true,
 		Files: map[string][]byte{"note": []byte("x")},
 		Users: map[string]string{"juliet": "juliet-pass"},
 	})
-	if b, err := os.ReadFile(p.CertFile); err != nil || string(b) != string(certPEM) {
-		t.Errorf("CertFile %s: %v", p.CertFile, err)
+	// The self-signed certificate Start made is in CertFile, a trust anchor.
+	b, err := os.ReadFile(p.CertFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(b) {
+		t.Fatalf("no certificate in %s", p.CertFile)
+	}
+	if b, err := os.ReadFile(filepath.Join(p.Dir, "ca.pem")); err != nil || !bytes.Equal(b, ca.PEM()) {
+		t.Errorf("ca.pem: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(p.Dir, "note")); err != nil {
 		t.Errorf("extra file: %v", err)
@@ -71,6 +79,24 @@ func TestStart(t *testing.T) {
 	}
 	f := got.String()
 	if !strings.Contains(f, "from='capulet.lit'") || !strings.Contains(f, "urn:ietf:params:xml:ns:xmpp-tls") || !strings.Contains(f, "<required/>") {
-		t.Errorf("stream header and features: %s", f)
+		t.Fatalf("stream header and features: %s", f)
+	}
+	if _, err := c.Write([]byte(`<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>`)); err != nil {
+		t.Fatal(err)
+	}
+	got.Reset()
+	for !strings.Contains(got.String(), "/>") {
+		b, err := r.ReadByte()
+		if err != nil {
+			t.Fatalf("reading proceed: %v after %q", err, got.String())
+		}
+		got.WriteByte(b)
+	}
+	if !strings.Contains(got.String(), "<proceed") {
+		t.Fatalf("STARTTLS: %s", got.String())
+	}
+	tc := tls.Client(c, &tls.Config{ServerName: "capulet.lit", RootCAs: roots})
+	if err := tc.Handshake(); err != nil {
+		t.Errorf("TLS with the certificate in CertFile: %v", err)
 	}
 }
