@@ -57,7 +57,7 @@ type tunnel struct {
 	peerCert   *Peer
 	verifyErr  error
 	tlsRand    io.Reader // nil: crypto/rand; see tlsRandom
-	closing    bool // we sent </stream:stream>
+	closing    bool      // we sent </stream:stream>
 	ended      bool
 }
 
