@@ -1,3 +1,8 @@
+// The xtls vectors replay TLS handshakes with seeded randomness, which Go
+// 1.26's crypto honours only with this setting.
+//
+//go:debug cryptocustomrand=1
+
 package vectors_test
 
 import (
@@ -5,6 +10,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/xmppe2e/xmppe2e/e2e"
@@ -14,6 +20,7 @@ import (
 	"github.com/xmppe2e/xmppe2e/smime"
 	"github.com/xmppe2e/xmppe2e/vectors"
 	"github.com/xmppe2e/xmppe2e/vectors/gen"
+	"github.com/xmppe2e/xmppe2e/xtls"
 )
 
 // schemes are the codecs whose vectors are published here.
@@ -21,6 +28,7 @@ var schemes = []e2e.Scheme{
 	openpgp.Scheme,
 	smime.Scheme, smime.StrictScheme,
 	otr.Scheme,
+	xtls.Scheme,
 	jose.Scheme,
 }
 
@@ -138,5 +146,27 @@ func TestDecodeRejectsBrokenFiles(t *testing.T) {
 		if _, err := vectors.Decode([]byte(in)); err == nil {
 			t.Errorf("%s: Decode accepted a broken file", name)
 		}
+	}
+}
+
+// Without cryptocustomrand the xtls transcripts cannot replay, and the
+// failure says why.
+func TestSeededCryptoHint(t *testing.T) {
+	if !vectors.SeededCrypto() {
+		t.Fatal("SeededCrypto is false under this package's //go:debug cryptocustomrand=1")
+	}
+	t.Setenv("GODEBUG", "cryptocustomrand=0")
+	if vectors.SeededCrypto() {
+		t.Fatal("SeededCrypto is true with GODEBUG=cryptocustomrand=0")
+	}
+	files, err := vectors.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := files["xtls"]
+	g := f.Groups[0]
+	_, err = vectors.Check(context.Background(), xtls.Scheme, &g, g.Tests[0])
+	if err == nil || !strings.Contains(err.Error(), "GODEBUG=cryptocustomrand=1") {
+		t.Fatalf("replay without cryptocustomrand: %v, want the hint", err)
 	}
 }
