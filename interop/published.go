@@ -39,9 +39,10 @@ var sokExamples = map[string]string{
 
 // sokRows maps scheme names to the SoK 2015 row that covers them.
 var sokRows = map[string]string{
-	"openpgp": sokStatic,
-	"smime":   sokStatic,
-	"otr":     sokOTR,
+	"openpgp":      sokStatic,
+	"smime":        sokStatic,
+	"smime-strict": sokStatic,
+	"otr":          sokOTR,
 }
 
 // sok is the expectation of one Table II cell: row and column as the paper
