@@ -8,6 +8,8 @@ package vectors_test
 import (
 	"bytes"
 	"context"
+	"errors"
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,6 +32,42 @@ var schemes = []e2e.Scheme{
 	otr.Scheme,
 	xtls.Scheme,
 	jose.Scheme,
+}
+
+var update = flag.Bool("update", false, "re-record gen/testdata with fresh keys and the installed peers, then rebuild the vector files (go test ./vectors -run TestUpdate -update)")
+
+// TestUpdate re-records, when asked: the same as
+// `xmppe2e vectors generate --record`, for every scheme. The other tests then
+// check the new files (TestCoverage fails if a peer was missing).
+func TestUpdate(t *testing.T) {
+	if !*update {
+		t.Skip("re-records only with -update")
+	}
+	ctx := context.Background()
+	t.Chdir("..") // the crafters read the specs' examples from the module root
+	for _, s := range schemes {
+		rec, err := gen.Make(ctx, s, nil, gen.Recorders(s.Name())...)
+		if err != nil {
+			t.Fatalf("%s: %v", s.Name(), err)
+		}
+		rb, err := gen.EncodeRecording(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := gen.Build(ctx, s, rec)
+		if err != nil {
+			t.Fatalf("%s: %v", s.Name(), err)
+		}
+		fb, err := vectors.Encode(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := errors.Join(os.WriteFile(filepath.Join("vectors", "gen", "testdata", s.Name()+".json"), rb, 0o644),
+			os.WriteFile(filepath.Join("vectors", s.Name()+".json"), fb, 0o644)); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: %d vectors", s.Name(), f.NumberOfTests)
+	}
 }
 
 // TestVectors runs every embedded vector against our codec for its scheme.
