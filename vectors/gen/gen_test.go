@@ -1,3 +1,8 @@
+// The xtls vectors replay TLS handshakes with seeded randomness, which Go
+// 1.26's crypto honours only with this setting.
+//
+//go:debug cryptocustomrand=1
+
 package gen
 
 import (
