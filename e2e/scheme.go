@@ -62,8 +62,10 @@ type Session interface {
 	// no signatures return ErrUnsupported.
 	Sign(ctx context.Context, st *Stanza) ([]*Stanza, error)
 
-	// Receive opens, verifies and replays-checks one inbound wire stanza, and
-	// drives handshakes. On error nothing was opened: the result is empty.
+	// Receive opens, verifies and replay-checks one inbound wire stanza, and
+	// drives handshakes. On error nothing was opened (Opened is empty), but
+	// Replies may still hold protocol stanzas that must be sent: an IQ error
+	// for the peer, a session-terminate that ends a broken channel.
 	Receive(ctx context.Context, st *Stanza) (Received, error)
 
 	// Close ends the session and returns the stanzas that tell the peers

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/xmppe2e/xmppe2e/e2e"
+	"github.com/xmppe2e/xmppe2e/internal/xep0027"
 )
 
 func TestCRC24(t *testing.T) {
@@ -98,7 +99,7 @@ func TestDearmorVariants(t *testing.T) {
 func FuzzDearmor(f *testing.F) {
 	f.Add(string(readFixture(f, "msg-to-juliet.payload")))
 	f.Add(string(readFixture(f, "sig-text.payload")))
-	f.Add(xep0027Sig)
+	f.Add(xep0027.Signature)
 	f.Add("-----BEGIN PGP MESSAGE-----\nVersion: x\n\nAAAA\n=AAAA\n-----END PGP MESSAGE-----\n")
 	f.Add("AB==\n=\n")
 	f.Fuzz(func(t *testing.T, text string) {
@@ -132,7 +133,7 @@ func FuzzReceive(f *testing.F) {
 	f.Add(sig[0].Bytes())
 	f.Add([]byte(`<message xmlns='jabber:client' from='romeo@montague.lit/orchard'><body>x</body><x xmlns='jabber:x:encrypted'>` +
 		string(readFixture(f, "msg-signed-to-juliet.payload")) + `</x></message>`))
-	f.Add([]byte(`<presence xmlns='jabber:client' from='romeo@montague.lit/orchard'><x xmlns='jabber:x:signed'>` + xep0027Sig + `</x></presence>`))
+	f.Add([]byte(`<presence xmlns='jabber:client' from='romeo@montague.lit/orchard'><x xmlns='jabber:x:signed'>` + xep0027.Signature + `</x></presence>`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		st, err := e2e.Parse(b)
 		if err != nil {

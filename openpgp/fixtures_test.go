@@ -11,6 +11,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/xmppe2e/xmppe2e/e2e"
+	"github.com/xmppe2e/xmppe2e/internal/xep0027"
 )
 
 // The fixtures in testdata were made by GnuPG 2.2.40 with
@@ -195,16 +196,10 @@ func TestFixtureSignatures(t *testing.T) {
 	}
 }
 
-// The signed presence of XEP-0027 §2: a v3 DSA signature by a key nobody
-// has. Its CRC checks, and it is refused cleanly.
-const xep0027Sig = `
-iQA/AwUBOjU5dnol3d88qZ77EQI2JACfRngLJ045brNnaCX78ykKNUZaTIoAoPHI
-2uJxPMGR73EBIvEpcv0LRSy+
-=45f8
-  `
-
+// The signed presence of XEP-0027 §2 (package xep0027): a v3 DSA signature
+// by a key nobody has. Its CRC checks, and it is refused cleanly.
 func TestXEP0027Example(t *testing.T) {
-	bin, err := dearmor(xep0027Sig)
+	bin, err := dearmor(xep0027.Signature)
 	if err != nil {
 		t.Fatalf("CRC of the XEP's example: %v", err)
 	}
@@ -212,7 +207,7 @@ func TestXEP0027Example(t *testing.T) {
 		t.Errorf("%d bytes, version %d, sigclass %#x; want 66, 3, 0x01", len(bin), bin[3], bin[5])
 	}
 	j := newTestSession(t, fixtureIdentity(t, "juliet"), julietFull)
-	_, err = receiveFixture(t, j, e2e.Presence, NSSigned, xep0027Sig, "Online")
+	_, err = receiveFixture(t, j, e2e.Presence, NSSigned, xep0027.Signature, "Online")
 	if !errors.Is(err, e2e.ErrMalformed) || !strings.Contains(err.Error(), "v3") {
 		t.Errorf("v3 signature: %v, want ErrMalformed naming v3", err)
 	}
@@ -239,30 +234,10 @@ func FuzzParseKey(f *testing.F) {
 	})
 }
 
-// The encrypted message of XEP-0027 §3 ("Hi" to an ElGamal key nobody has),
-// as the XEP shows it: indented, the CRC line directly before </x>.
-const xep0027Msg = `
-    qANQR1DBwU4DX7jmYZnncmUQB/9KuKBddzQH+tZ1ZywKK0yHKnq57kWq+RFtQdCJ
-    WpdWpR0uQsuJe7+vh3NWn59/gTc5MDlX8dS9p0ovStmNcyLhxVgmqS8ZKhsblVeu
-    IpQ0JgavABqibJolc3BKrVtVV1igKiX/N7Pi8RtY1K18toaMDhdEfhBRzO/XB0+P
-    AQhYlRjNacGcslkhXqNjK5Va4tuOAPy2n1Q8UUrHbUd0g+xJ9Bm0G0LZXyvCWyKH
-    kuNEHFQiLuCY6Iv0myq6iX6tjuHehZlFSh80b5BVV9tNLwNR5Eqz1klxMhoghJOA
-    w7R61cCPt8KSd8Vcl8K+StqOMZ5wkhosVjUqvEu8uJ9RupdpB/4m9E3gOQZCBsmq
-    OsX4/jJhn2wIsfYYWdqkbNKnuYoKCnwrlmn6I+wX72p0R8tTv8peNCwK9bEtL/XS
-    mhn4bCxoUkCITv3k8a+Jdvbov9ucduKSFuCBq4/l0fpHmPhHQjkFofxmaWJveFfF
-    619NXyYyCfoLTmWk2AaTHVCjtKdf1WmwcTa0vFfk8BuFHkdah6kJJiJ7w/yNwa/E
-    O6CMymuZTr/LpcKKWrWCt+SErxqmq8ekPI8h7oNwMxZBYAa7OJ1rXWKNgL9pDtNI
-    824Mf0mXj7q5N1eMHvX1QEoKLAda/Ae3TTEevOyeUK1DEgvxfM2KRZ11RzU+XtIE
-    My/bJk7EycAw8P/QKyeNlO1fxP58VEd6Gb8NCPqKOYn/LKh1O+c20ZNVEPFM4bNV
-    XA4hB4UtFF7Ao8kpdlrUqdKyw4lEtnmdemYQ6+iIIVPEarWl9PxOMY90KAnZrSAq
-    bt9uRY/1rPgelRaWblMKvxgpRO8++Y8VjdEyGgMOXxOiE851Ve72ftGzkSxDH8mW
-    TgY3pf2aATmBp3lagQ1COkGS/xupovT5AQPA3RzbCxDvc6s6eGYKmVVQVj5vmSj1
-    WULad5MB9KT1DzCm6FOSy063nWGBYYMWiejRvGLpo1j4eAnj0qOt7rTWmgv3RkYF
-    Oin0vDOhW7aC
-    =CvnG`
-
+// The encrypted message of XEP-0027 §3 (package xep0027): "Hi" to an
+// ElGamal key nobody has, as the XEP shows it.
 func TestXEP0027EncryptedExample(t *testing.T) {
-	bin, err := dearmor(xep0027Msg)
+	bin, err := dearmor(xep0027.Message)
 	if err != nil {
 		t.Fatalf("CRC of the XEP's example: %v", err)
 	}
@@ -279,7 +254,7 @@ func TestXEP0027EncryptedExample(t *testing.T) {
 		t.Errorf("PKESK v3 with key ID 5FB8E66199E77265 and algorithm 16 at %d, want 8", i)
 	}
 	j := newTestSession(t, fixtureIdentity(t, "juliet"), julietFull)
-	if _, err := receiveFixture(t, j, e2e.Message, NSEncrypted, xep0027Msg, ""); !errors.Is(err, e2e.ErrDecrypt) {
+	if _, err := receiveFixture(t, j, e2e.Message, NSEncrypted, xep0027.Message, ""); !errors.Is(err, e2e.ErrDecrypt) {
 		t.Errorf("Receive: %v, want ErrDecrypt", err)
 	}
 }

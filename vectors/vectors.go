@@ -3,6 +3,7 @@ package vectors
 import (
 	"bytes"
 	"context"
+	"crypto/ecdh"
 	"embed"
 	"encoding/hex"
 	"encoding/json"
@@ -238,6 +239,11 @@ func Observe(ctx context.Context, s e2e.Scheme, g *Group, v Vector) (res e2e.Rec
 // error class, "opened" or "nothing") and an error when that is not what the
 // vector expects.
 func Check(ctx context.Context, s e2e.Scheme, g *Group, v Vector) (got string, err error) {
+	defer func() {
+		if err != nil && g.ReceiverSeed != "" && !SeededCrypto() {
+			err = fmt.Errorf("%w (this program's crypto ignores the group's seeded randomness, so a recorded handshake cannot replay: run it with GODEBUG=cryptocustomrand=1)", err)
+		}
+	}()
 	res, rerr, serr := Observe(ctx, s, g, v)
 	if serr != nil {
 		return "setup", serr
@@ -295,6 +301,29 @@ func Check(ctx context.Context, s e2e.Scheme, g *Group, v Vector) (got string, e
 		}
 	}
 	return got, nil
+}
+
+// SeededCrypto reports whether this program's crypto packages use the
+// random source they are given. Go 1.26 and later ignore it in crypto/ecdh
+// and elsewhere unless GODEBUG=cryptocustomrand=1 (or a //go:debug
+// directive in the main package) says otherwise; without it, the xtls
+// vectors, whose receivers must draw the TLS key shares they drew when the
+// transcript was recorded, cannot replay.
+func SeededCrypto() bool {
+	a, err1 := ecdh.X25519().GenerateKey(constantReader{})
+	b, err2 := ecdh.X25519().GenerateKey(constantReader{})
+	return err1 == nil && err2 == nil && a.Equal(b)
+}
+
+// constantReader yields 0x42 forever: the same key every time, whatever
+// the reader's position.
+type constantReader struct{}
+
+func (constantReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 0x42
+	}
+	return len(p), nil
 }
 
 // config builds the receiver's session configuration from the group's keys.

@@ -1,10 +1,18 @@
+// The xtls vectors replay TLS handshakes with seeded randomness, which Go
+// 1.26's crypto honours only with this setting.
+//
+//go:debug cryptocustomrand=1
+
 package vectors_test
 
 import (
 	"bytes"
 	"context"
+	"errors"
+	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/xmppe2e/xmppe2e/e2e"
@@ -14,6 +22,7 @@ import (
 	"github.com/xmppe2e/xmppe2e/smime"
 	"github.com/xmppe2e/xmppe2e/vectors"
 	"github.com/xmppe2e/xmppe2e/vectors/gen"
+	"github.com/xmppe2e/xmppe2e/xtls"
 )
 
 // schemes are the codecs whose vectors are published here.
@@ -21,7 +30,44 @@ var schemes = []e2e.Scheme{
 	openpgp.Scheme,
 	smime.Scheme, smime.StrictScheme,
 	otr.Scheme,
+	xtls.Scheme,
 	jose.Scheme,
+}
+
+var update = flag.Bool("update", false, "re-record gen/testdata with fresh keys and the installed peers, then rebuild the vector files (go test ./vectors -run TestUpdate -update)")
+
+// TestUpdate re-records, when asked: the same as
+// `xmppe2e vectors generate --record`, for every scheme. The other tests then
+// check the new files (TestCoverage fails if a peer was missing).
+func TestUpdate(t *testing.T) {
+	if !*update {
+		t.Skip("re-records only with -update")
+	}
+	ctx := context.Background()
+	t.Chdir("..") // the crafters read the specs' examples from the module root
+	for _, s := range schemes {
+		rec, err := gen.Make(ctx, s, nil, gen.Recorders(s.Name())...)
+		if err != nil {
+			t.Fatalf("%s: %v", s.Name(), err)
+		}
+		rb, err := gen.EncodeRecording(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := gen.Build(ctx, s, rec)
+		if err != nil {
+			t.Fatalf("%s: %v", s.Name(), err)
+		}
+		fb, err := vectors.Encode(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := errors.Join(os.WriteFile(filepath.Join("vectors", "gen", "testdata", s.Name()+".json"), rb, 0o644),
+			os.WriteFile(filepath.Join("vectors", s.Name()+".json"), fb, 0o644)); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: %d vectors", s.Name(), f.NumberOfTests)
+	}
 }
 
 // TestVectors runs every embedded vector against our codec for its scheme.
@@ -138,5 +184,27 @@ func TestDecodeRejectsBrokenFiles(t *testing.T) {
 		if _, err := vectors.Decode([]byte(in)); err == nil {
 			t.Errorf("%s: Decode accepted a broken file", name)
 		}
+	}
+}
+
+// Without cryptocustomrand the xtls transcripts cannot replay, and the
+// failure says why.
+func TestSeededCryptoHint(t *testing.T) {
+	if !vectors.SeededCrypto() {
+		t.Fatal("SeededCrypto is false under this package's //go:debug cryptocustomrand=1")
+	}
+	t.Setenv("GODEBUG", "cryptocustomrand=0")
+	if vectors.SeededCrypto() {
+		t.Fatal("SeededCrypto is true with GODEBUG=cryptocustomrand=0")
+	}
+	files, err := vectors.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := files["xtls"]
+	g := f.Groups[0]
+	_, err = vectors.Check(context.Background(), xtls.Scheme, &g, g.Tests[0])
+	if err == nil || !strings.Contains(err.Error(), "GODEBUG=cryptocustomrand=1") {
+		t.Fatalf("replay without cryptocustomrand: %v, want the hint", err)
 	}
 }

@@ -83,11 +83,15 @@ type ibbConn struct {
 	// is short), and the check turns a truncated chunk into an immediate
 	// error instead of a tunnel that waits for the rest of a record.
 	aligned bool
-	recHdr  []byte // partial TLS record header received
-	recLeft int    // bytes of the current TLS record body still to come
-	send    func(st *e2e.Stanza, onResult func(*e2e.Stanza))
-	newID   func() string
-	onFail  func(err error) // a fatal transport error happened (lock held)
+	// needOpen makes the receiver refuse data and <close/> until the peer
+	// has opened the bytestream (the responder of an ibb:1 session, where
+	// the initiator sends <open/>); opened records that it did.
+	needOpen, opened bool
+	recHdr           []byte // partial TLS record header received
+	recLeft          int    // bytes of the current TLS record body still to come
+	send             func(st *e2e.Stanza, onResult func(*e2e.Stanza))
+	newID            func() string
+	onFail           func(err error) // a fatal transport error happened (lock held)
 
 	sendSeq, recvSeq uint16
 	queue            [][]byte
@@ -348,6 +352,9 @@ func (c *ibbConn) handleLocked(st *e2e.Stanza, el *e2e.Element) (*e2e.Stanza, er
 		return reply(iqError(c.local, st, "cancel", "item-not-found", nil)),
 			&IBBError{Cond: "item-not-found", Detail: "bytestream already ended", class: e2e.ErrDecrypt}
 	}
+	if c.needOpen && !c.opened && el.Name.Local != "open" {
+		return fail("item-not-found", "<"+el.Name.Local+"/> before <open/>")
+	}
 	switch el.Name.Local {
 	case "open":
 		bs, err := parseBlockSize(el)
@@ -358,9 +365,14 @@ func (c *ibbConn) handleLocked(st *e2e.Stanza, el *e2e.Element) (*e2e.Stanza, er
 			return reply(iqError(c.local, st, "modify", "resource-constraint", nil)),
 				&IBBError{Cond: "resource-constraint", Detail: fmt.Sprintf("block-size %d exceeds the negotiated %d", bs, c.block), class: e2e.ErrMalformed}
 		}
+		if c.opened {
+			return reply(iqError(c.local, st, "cancel", "not-acceptable", nil)),
+				&IBBError{Cond: "not-acceptable", Detail: "bytestream opened twice", class: e2e.ErrReplay}
+		}
 		if bs < c.block {
 			c.block = bs
 		}
+		c.opened = true
 		return reply(iqResult(c.local, st)), nil
 	case "close":
 		c.peerClosed = true

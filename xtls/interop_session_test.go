@@ -3,7 +3,6 @@ package xtls
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"os/exec"
 	"strings"
@@ -12,136 +11,30 @@ import (
 	"time"
 
 	"github.com/xmppe2e/xmppe2e/e2e"
-	"mellium.im/xmpp/jid"
 )
 
 // These tests run the whole Session (Jingle, IBB, TLS, inner stream)
 // against OpenSSL: the other party is a bare Jingle/IBB endpoint without
-// TLS (rawPeer) whose bytestream is bridged to openssl s_server or
+// TLS (a Bridge) whose bytestream is bridged to openssl s_server or
 // s_client, which does the TLS and the typing.
 
-// rawPeer speaks Jingle and IBB but no TLS: it hands the bytestream to
-// onConn. Its stanzas go out on out; deliver takes the session's.
-type rawPeer struct {
-	s        *sched
-	self     jid.JID
-	peer     jid.JID
-	fp       Fingerprint // of the certificate OpenSSL presents
-	out      chan *e2e.Stanza
-	pending  map[string]func(*e2e.Stanza)
-	conn     *ibbConn
-	n        int
-	onConn   func(c *ibbConn)
-	initSID  string
-	started  bool
-	ibbBlock int
-}
-
-func newRawPeer(self, peer jid.JID, openSSLCert *Identity, onConn func(*ibbConn)) *rawPeer {
-	return &rawPeer{s: newSched(false), self: self, peer: peer, fp: fingerprintSHA256(openSSLCert.cert.Raw),
-		out: make(chan *e2e.Stanza, 1<<16), pending: map[string]func(*e2e.Stanza){}, onConn: onConn}
-}
-
-func (r *rawPeer) idLocked() string { r.n++; return fmt.Sprintf("raw-%d", r.n) }
-
-func (r *rawPeer) sendLocked(st *e2e.Stanza, h func(*e2e.Stanza)) {
-	if h != nil {
-		r.pending[st.ID] = h
-	}
-	r.out <- st
-}
-
-func (r *rawPeer) newConnLocked(tr *transport) {
-	c := newIBBConn(r.s, r.self, r.peer, tr.SID, tr.BlockSize, 8)
-	c.waitAcks = true
-	c.send = r.sendLocked
-	c.newID = r.idLocked
-	r.conn = c
-}
-
-func (r *rawPeer) security() *security {
-	return &security{Fingerprints: []Fingerprint{r.fp}, Methods: []string{methodX509}}
-}
-
-// initiate starts a Jingle session towards the Go session (s_client case).
-func (r *rawPeer) initiate() {
-	r.s.mu.Lock()
-	defer r.s.mu.Unlock()
-	tr := &transport{NS: nsIBB1, SID: "ch3d9s71", BlockSize: 4096}
-	r.initSID = "a73sjjvkla37jfea"
-	r.newConnLocked(tr)
-	j := &jingle{Action: "session-initiate", SID: r.initSID, Initiator: r.self, Contents: []*content{{
-		Creator: "initiator", Name: contentName, Description: nsXMLStream0, Transport: tr, Security: r.security()}}}
-	r.sendLocked(iqSet(r.self, r.peer, r.idLocked(), j.element()), func(*e2e.Stanza) {})
-}
-
-// deliver handles one stanza from the Go session.
-func (r *rawPeer) deliver(t *testing.T, st *e2e.Stanza) {
-	r.s.mu.Lock()
-	defer r.s.mu.Unlock()
+// deliverTo hands the bridge a stanza of the session, serialized and parsed
+// again as on a real stream.
+func deliverTo(t *testing.T, b *Bridge, st *e2e.Stanza) {
+	t.Helper()
 	st, err := e2e.Parse(st.Bytes())
 	if err != nil {
 		t.Errorf("session sent an unparsable stanza: %v", err)
 		return
 	}
-	if st.Type == "result" || st.Type == "error" {
-		if h := r.pending[st.ID]; h != nil {
-			delete(r.pending, st.ID)
-			h(st)
-		}
-		return
-	}
-	if el := jingleChild(st); el != nil {
-		j, err := parseJingle(el)
-		if err != nil {
-			t.Errorf("session sent bad Jingle: %v", err)
-			return
-		}
-		r.sendLocked(iqResult(r.self, st), nil)
-		switch j.Action {
-		case "session-initiate": // we are the responder
-			c := j.xmlstreamContent()
-			r.newConnLocked(c.Transport)
-			acc := &jingle{Action: "session-accept", SID: j.SID, Responder: r.self, Contents: []*content{{
-				Creator: "initiator", Name: c.Name, Description: nsXMLStream0, Transport: c.Transport, Security: r.security()}}}
-			r.sendLocked(iqSet(r.self, r.peer, r.idLocked(), acc.element()), func(*e2e.Stanza) {})
-		case "session-accept": // we are the initiator: open the bytestream
-			info := &jingle{Action: "security-info", SID: j.SID, Contents: []*content{{Creator: "initiator", Name: contentName, Security: &security{Methods: []string{methodX509}}}}}
-			r.sendLocked(iqSet(r.self, r.peer, r.idLocked(), info.element()), func(*e2e.Stanza) {})
-			o := ibbElement("open")
-			o.Attr = attrs("block-size", "4096", "sid", r.conn.sid, "stanza", "iq")
-			r.sendLocked(iqSet(r.self, r.peer, r.idLocked(), o), func(res *e2e.Stanza) {
-				if res.Type == "result" {
-					r.startLocked()
-				}
-			})
-		}
-		return
-	}
-	if el := ibbChild(st); el != nil && r.conn != nil {
-		if el.Name.Local == "open" {
-			r.startLocked()
-		}
-		reply, _ := r.conn.handleLocked(st, el)
-		if reply != nil {
-			r.sendLocked(reply, nil)
-		}
-		if el.Name.Local == "data" && !r.started { // ibb:0: data without <open/>
-			r.startLocked()
-		}
-	}
-}
-
-func (r *rawPeer) startLocked() {
-	if !r.started {
-		r.started = true
-		r.onConn(r.conn)
+	if err := b.Receive(st); err != nil {
+		t.Errorf("bridge: %v", err)
 	}
 }
 
 // drive pumps between the session and the raw peer until done reports
 // true, for at most 20 seconds.
-func drive(t *testing.T, sess *Session, raw *rawPeer, done func(opened []*e2e.Stanza) bool) []*e2e.Stanza {
+func drive(t *testing.T, sess *Session, raw *Bridge, done func(opened []*e2e.Stanza) bool) []*e2e.Stanza {
 	t.Helper()
 	var opened []*e2e.Stanza
 	tick := time.NewTicker(10 * time.Millisecond)
@@ -149,7 +42,7 @@ func drive(t *testing.T, sess *Session, raw *rawPeer, done func(opened []*e2e.St
 	deadline := time.After(20 * time.Second)
 	for !done(opened) {
 		select {
-		case st := <-raw.out:
+		case st := <-raw.Outgoing():
 			st, err := e2e.Parse(st.Bytes())
 			if err != nil {
 				t.Fatal(err)
@@ -160,7 +53,7 @@ func drive(t *testing.T, sess *Session, raw *rawPeer, done func(opened []*e2e.St
 			}
 			opened = append(opened, res.Stanzas()...)
 			for _, rp := range res.Replies {
-				raw.deliver(t, rp)
+				deliverTo(t, raw, rp)
 			}
 		case <-tick.C:
 		case <-deadline:
@@ -182,20 +75,20 @@ func TestSessionWithOpenSSLServer(t *testing.T) {
 			srv := startSServer(t, openssl, v.flag, rc, rk, jc)
 			addr, stdin, out := srv.addr, srv.stdin, srv.out
 
-			raw := newRawPeer(romeoFull, julietFull, r, func(c *ibbConn) {
+			raw := NewBridge(romeoFull, julietFull, r.cert, func(c net.Conn) {
 				go func() {
 					tcp, err := net.Dial("tcp", addr)
 					if err != nil {
 						c.Close()
 						return
 					}
-					recordBridge(c, tcp.(*net.TCPConn))
+					Splice(c, tcp.(*net.TCPConn))
 				}()
 			})
 			sess, _ := newTestSession(t, Options{MaxVersion: v.v}, julietFull, j, r.Public())
 			m := msg(julietFull, romeoFull, "art thou not Romeo")
 			for _, st := range encrypt(t, sess, m) {
-				raw.deliver(t, st)
+				deliverTo(t, raw, st)
 			}
 			typed := false
 			opened := drive(t, sess, raw, func(opened []*e2e.Stanza) bool {
@@ -227,7 +120,7 @@ func TestSessionWithOpenSSLServer(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, st := range bye {
-				raw.deliver(t, st)
+				deliverTo(t, raw, st)
 			}
 			t.Logf("%s: full session; SAS %s equals s_server -keymatexport", v.flag, sas)
 			checkNoLeak(t)
@@ -249,14 +142,14 @@ func TestSessionWithOpenSSLClient(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer ln.Close()
-			raw := newRawPeer(julietFull, romeoFull, j, func(c *ibbConn) {
+			raw := NewBridge(julietFull, romeoFull, j.cert, func(c net.Conn) {
 				go func() {
 					tcp, err := ln.Accept()
 					if err != nil {
 						c.Close()
 						return
 					}
-					recordBridge(c, tcp.(*net.TCPConn))
+					Splice(c, tcp.(*net.TCPConn))
 				}()
 			})
 			sess, _ := newTestSession(t, Options{MaxVersion: v.v}, romeoFull, r, j.Public())
@@ -277,7 +170,7 @@ func TestSessionWithOpenSSLClient(t *testing.T) {
 			go func() { exited <- cmd.Wait() }()
 			t.Cleanup(func() { cmd.Process.Kill() })
 
-			raw.initiate()
+			raw.Initiate("a73sjjvkla37jfea", "ch3d9s71")
 			opened := drive(t, sess, raw, func(opened []*e2e.Stanza) bool { return len(opened) == 1 })
 			if opened[0].Body() != "wherefore art thou" || !opened[0].From.Equal(julietFull) {
 				t.Fatalf("opened %v", opened[0])
@@ -291,24 +184,24 @@ func TestSessionWithOpenSSLClient(t *testing.T) {
 			reply := msg(romeoFull, julietFull, "it is my lady")
 			var mu sync.Mutex
 			for _, st := range encrypt(t, sess, reply) {
-				raw.deliver(t, st)
+				deliverTo(t, raw, st)
 			}
 			bye, err := sess.Close(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, st := range bye {
-				raw.deliver(t, st)
+				deliverTo(t, raw, st)
 			}
 			// Keep acknowledging what the bridge sends until s_client exits.
 			for waiting := true; waiting; {
 				select {
-				case st := <-raw.out:
+				case st := <-raw.Outgoing():
 					mu.Lock()
 					res, _ := sess.Receive(context.Background(), st)
 					mu.Unlock()
 					for _, rp := range res.Replies {
-						raw.deliver(t, rp)
+						deliverTo(t, raw, rp)
 					}
 				case <-exited:
 					waiting = false
@@ -329,32 +222,4 @@ func TestSessionWithOpenSSLClient(t *testing.T) {
 			checkNoLeak(t)
 		})
 	}
-}
-
-// recordBridge is bridge, except that what comes from TCP is written to the
-// bytestream one whole TLS record per Write, as a TLS stack writing to the
-// bytestream itself does (our receiver refuses a short chunk that ends
-// inside a record, see Options.SplitRecords).
-func recordBridge(c net.Conn, tcp *net.TCPConn) {
-	go func() {
-		io.Copy(tcp, c)
-		tcp.CloseWrite()
-	}()
-	go func() {
-		defer c.Close()
-		for {
-			hdr := make([]byte, 5)
-			if _, err := io.ReadFull(tcp, hdr); err != nil {
-				return
-			}
-			rec := make([]byte, 5+(int(hdr[3])<<8|int(hdr[4])))
-			copy(rec, hdr)
-			if _, err := io.ReadFull(tcp, rec[5:]); err != nil {
-				return
-			}
-			if _, err := c.Write(rec); err != nil {
-				return
-			}
-		}
-	}()
 }

@@ -42,6 +42,10 @@ type Options struct {
 	// immediate error instead of a tunnel waiting for the rest of a record.
 	// Set it for peers that cut the TLS byte stream at arbitrary points.
 	SplitRecords bool
+	// CurvePreferences are the key exchange groups, most preferred first,
+	// as in crypto/tls's Config.CurvePreferences. Nil takes crypto/tls's
+	// defaults, which put the X25519MLKEM768 hybrid first in TLS 1.3.
+	CurvePreferences []tls.CurveID
 	// HandshakeTimeout bounds the time from session-initiate (or its
 	// receipt) to the peer's inner stream header, measured on
 	// Config.Clock; default 30 s. Expiry ends the session with <timeout/>.

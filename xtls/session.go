@@ -492,6 +492,7 @@ func (s *session) newTunnelLocked(peer jid.JID, sid string, initiator bool, tr t
 	t.conn.send = func(st *e2e.Stanza, h func(*e2e.Stanza)) { s.sendLocked(t, st, h) }
 	t.conn.newID = s.newIDLocked
 	t.conn.aligned = !s.opts.SplitRecords
+	t.conn.needOpen = !initiator && tr.NS == nsIBB1
 	t.conn.onFail = func(err error) { s.failLocked(t, "failed-transport", err, true) }
 	s.tunnels[key(peer, sid)] = t
 	s.byIBB[key(peer, tr.SID)] = t

@@ -228,3 +228,58 @@ func TestStopAndWait(t *testing.T) {
 		t.Fatalf("opened %v", opened)
 	}
 }
+
+// On ibb:1 the initiator opens the bytestream: a responder refuses data on
+// a bytestream that was never opened, and a second <open/>.
+func TestDataBeforeOpen(t *testing.T) {
+	a, b := pair(t, Options{})
+	route := map[*Session]*Session{a: b, b: a}
+	var toB []*e2e.Stanza
+	var open *e2e.Stanza
+	p := pumpWith(t, route, a, encrypt(t, a, msg(julietFull, romeoFull, "first")), func(to *Session, st *e2e.Stanza) *e2e.Stanza {
+		if to == b {
+			toB = append(toB, st.Clone())
+			if st.Child(nsIBB, "open") != nil {
+				open = st.Clone()
+			}
+		}
+		return st
+	})
+	if len(p.opened[b]) != 1 || open == nil {
+		t.Fatalf("romeo opened %d stanzas; errors %v", len(p.opened[b]), p.errs)
+	}
+	// A replayed <open/> is refused and changes nothing.
+	res, err := b.Receive(context.Background(), open)
+	if !errors.Is(err, e2e.ErrReplay) {
+		t.Fatalf("second <open/>: %v, want a replay", err)
+	}
+	p = pump(t, route, b, res.Replies)
+	p2 := pump(t, route, a, encrypt(t, a, msg(julietFull, romeoFull, "second")))
+	if len(p.errs)+len(p2.errs) != 0 || len(p2.opened[b]) != 1 {
+		t.Fatalf("after a replayed <open/>: errors %v %v, opened %d", p.errs, p2.errs, len(p2.opened[b]))
+	}
+
+	// The same initiator's stanzas without the <open/>, to a fresh romeo:
+	// the first chunk is refused.
+	_, b = pair(t, Options{})
+	for _, st := range toB {
+		if st.Child(nsIBB, "open") != nil {
+			continue
+		}
+		res, err := b.Receive(context.Background(), st)
+		if len(res.Opened) != 0 {
+			t.Fatalf("romeo opened %v", res.Opened)
+		}
+		if st.Child(nsIBB, "data") != nil {
+			var ibbErr *IBBError
+			if !errors.As(err, &ibbErr) || ibbErr.Cond != "item-not-found" {
+				t.Fatalf("data before <open/>: %v, want item-not-found", err)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("%v\n%s", err, st)
+		}
+	}
+	t.Fatal("no data reached romeo")
+}

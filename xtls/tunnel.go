@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"strings"
 	"time"
 
@@ -55,7 +56,8 @@ type tunnel struct {
 	sas        string
 	peerCert   *Peer
 	verifyErr  error
-	closing    bool // we sent </stream:stream>
+	tlsRand    io.Reader // nil: crypto/rand; see tlsRandom
+	closing    bool      // we sent </stream:stream>
 	ended      bool
 }
 
@@ -73,6 +75,12 @@ func (t *tunnel) startLocked() {
 		return
 	}
 	t.started = true
+	r, err := t.tlsRandom()
+	if err != nil {
+		t.s.failLocked(t, "general-error", err, true)
+		return
+	}
+	t.tlsRand = r
 	if t.initiator {
 		t.tc = tls.Client(t.conn, t.tlsConfig())
 	} else {
@@ -85,7 +93,7 @@ func (t *tunnel) startLocked() {
 // certificates (the responder is the server and requires a client
 // certificate), TLS 1.2 or 1.3, no resumption, no renegotiation.
 func (t *tunnel) tlsConfig() *tls.Config {
-	return profileConfig(t.s.id, !t.initiator, t.s.opts.MaxVersion, func(cs tls.ConnectionState) error {
+	c := profileConfig(t.s.id, !t.initiator, t.s.opts.MaxVersion, func(cs tls.ConnectionState) error {
 		t.s.s.mu.Lock()
 		var adv []Fingerprint
 		if t.peerSec != nil {
@@ -104,6 +112,45 @@ func (t *tunnel) tlsConfig() *tls.Config {
 		t.peerCert = p
 		return nil
 	})
+	c.CurvePreferences = t.s.opts.CurvePreferences
+	c.Time = t.s.cfg.Now
+	c.Rand = t.tlsRand
+	return c
+}
+
+// tlsRandom returns the randomness of one tunnel's TLS connection: nil
+// (crypto/rand) unless Config.Rand is set. With Config.Rand set, the
+// connection draws from its own ChaCha8 stream keyed from Config.Rand, so
+// that a recorded handshake replays exactly (the test vectors do this).
+//
+// Replay needs two more things, both outside this package: Go 1.26 and
+// later ignore custom randomness in crypto/ecdh unless the program runs
+// with GODEBUG=cryptocustomrand=1, and ML-KEM draws from a source that
+// cannot be set, so a replayed handshake must not use a hybrid group.
+func (t *tunnel) tlsRandom() (io.Reader, error) {
+	if t.s.cfg.Rand == nil {
+		return nil, nil
+	}
+	var seed [32]byte
+	if _, err := io.ReadFull(t.s.cfg.Rand, seed[:]); err != nil {
+		return nil, fmt.Errorf("xtls: reading randomness: %w", err)
+	}
+	return stableReader{mrand.NewChaCha8(seed)}, nil
+}
+
+// stableReader keeps a seeded stream aligned: crypto's key generation reads
+// one byte with probability 1/2 before it draws a key (so that callers
+// cannot depend on the stream), which would make a seeded handshake differ
+// from run to run. One-byte reads are answered without consuming the
+// stream; TLS itself never asks for a single byte.
+type stableReader struct{ r io.Reader }
+
+func (s stableReader) Read(p []byte) (int, error) {
+	if len(p) == 1 {
+		p[0] = 0
+		return 1, nil
+	}
+	return io.ReadFull(s.r, p)
 }
 
 // profileConfig builds the crypto/tls configuration of the XTLS profile.

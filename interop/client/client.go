@@ -406,10 +406,12 @@ func (c *Client) dispatch(st *e2e.Stanza) {
 	ev := Event{Wire: st, Session: true, Err: err}
 	if err == nil {
 		ev.Opened = got.Opened
-		if len(got.Replies) > 0 {
-			if serr := c.SendAll(ctx, got.Replies); serr != nil {
-				ev.Err = serr
-			}
+	}
+	// Replies go out even with an error: an IQ error or a session-terminate
+	// the peer must get.
+	if len(got.Replies) > 0 {
+		if serr := c.SendAll(ctx, got.Replies); serr != nil && ev.Err == nil {
+			ev.Err = serr
 		}
 	}
 	c.events <- ev

@@ -117,11 +117,16 @@ func (ackSession) Sign(context.Context, *e2e.Stanza) ([]*e2e.Stanza, error) {
 }
 func (ackSession) Close(context.Context) ([]*e2e.Stanza, error) { return nil, nil }
 func (ackSession) Receive(_ context.Context, st *e2e.Stanza) (e2e.Received, error) {
-	if st.Body() == "ack" {
+	if st.Body() == "ack" || st.Body() == "refused" {
 		return e2e.Received{Opened: []e2e.Opened{{Stanza: st}}}, nil
 	}
 	ack := &e2e.Stanza{Kind: e2e.Message, Type: "chat", To: st.From}
 	ack.SetBody("ack")
+	if st.Body() == "refuse me" {
+		// A refusal that the peer must hear of, as xtls's session-terminate.
+		ack.SetBody("refused")
+		return e2e.Received{Replies: []*e2e.Stanza{ack}}, e2e.ErrDecrypt
+	}
 	return e2e.Received{Opened: []e2e.Opened{{Stanza: st}}, Replies: []*e2e.Stanza{ack}}, nil
 }
 
@@ -138,6 +143,19 @@ func TestRepliesOfflineOnlineSecondDevice(t *testing.T) {
 	}
 	nextEvent(t, romeo, func(ev client.Event) bool { return len(ev.Opened) == 1 && ev.Opened[0].Stanza.Body() == "hello" })
 	nextEvent(t, juliet, func(ev client.Event) bool { return len(ev.Opened) == 1 && ev.Opened[0].Stanza.Body() == "ack" })
+
+	// A refusal: the application hears of the error, and the replies that
+	// came with it go out.
+	st = &e2e.Stanza{Kind: e2e.Message, Type: "chat", To: romeo.JID()}
+	st.SetBody("refuse me")
+	if err := juliet.SendEncrypted(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	ev := nextEvent(t, romeo, func(ev client.Event) bool { return ev.Wire.Body() == "refuse me" })
+	if !errors.Is(ev.Err, e2e.ErrDecrypt) || len(ev.Opened) != 0 {
+		t.Fatalf("refused stanza: err %v, opened %v", ev.Err, ev.Opened)
+	}
+	nextEvent(t, juliet, func(ev client.Event) bool { return len(ev.Opened) == 1 && ev.Opened[0].Stanza.Body() == "refused" })
 
 	// Offline, then online again: the message waits on the server.
 	romeo.Close()

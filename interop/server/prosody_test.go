@@ -3,45 +3,22 @@ package server_test
 import (
 	"context"
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/xmppe2e/xmppe2e/e2e"
-	"github.com/xmppe2e/xmppe2e/internal/peers"
+	"github.com/xmppe2e/xmppe2e/internal/prosodytest"
 	"github.com/xmppe2e/xmppe2e/interop/client"
 	"github.com/xmppe2e/xmppe2e/interop/server"
 	"mellium.im/xmpp/jid"
 )
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-type prosody struct {
-	dir      string
-	c2s, s2s string
-}
-
-// startProsody runs Prosody 0.12 in a temporary directory as montague.lit
-// with a certificate from ca, on loopback ports, resolving names only
-// through the loopback DNS responder dns. secureAuth is s2s_secure_auth.
-func startProsody(t *testing.T, ca *server.CA, dns string, secureAuth bool) *prosody {
-	bin := peers.Command(t, "prosody")
-	ctl := peers.Command(t, "prosodyctl")
-	dir := t.TempDir()
-	p := &prosody{dir: dir, c2s: fmt.Sprintf("127.0.0.1:%d", freePort(t)), s2s: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+// startProsody runs Prosody as montague.lit with a certificate from ca,
+// romeo registered, on loopback ports, resolving names only through the
+// loopback DNS responder dns. secureAuth is s2s_secure_auth.
+func startProsody(t *testing.T, ca *server.CA, dns string, secureAuth bool) *prosodytest.Server {
 	cert, err := ca.Issue(server.Montague, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -50,92 +27,20 @@ func startProsody(t *testing.T, ca *server.CA, dns string, secureAuth bool) *pro
 	if err != nil {
 		t.Fatal(err)
 	}
-	write := func(name string, b []byte) string {
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
-	write("montague.lit.crt", certPEM)
-	write("montague.lit.key", keyPEM)
-	write("ca.pem", ca.PEM())
-	write("hosts", []byte("127.0.0.1 capulet.lit montague.lit\n"))
-	write("resolv.conf", []byte("nameserver "+strings.Replace(dns, ":", "@", 1)+"\n"))
-	os.MkdirAll(filepath.Join(dir, "data"), 0o700)
-	_, c2sPort, _ := net.SplitHostPort(p.c2s)
-	_, s2sPort, _ := net.SplitHostPort(p.s2s)
-	cfg := fmt.Sprintf(`local base = %q
-pidfile = base .. "/prosody.pid"
-data_path = base .. "/data"
-run_as_root = %v
-interfaces = { "127.0.0.1" }
-local_interfaces = { "127.0.0.1" }
-local6_interfaces = {}
-c2s_ports = { %s }
-s2s_ports = { %s }
-c2s_direct_tls_ports = {}
-s2s_direct_tls_ports = {}
-http_ports = {}
-https_ports = {}
-admin_socket = base .. "/admin.sock"
-log = { { levels = { min = "debug" }, to = "file", filename = base .. "/prosody.log" } }
-modules_enabled = { "roster"; "saslauth"; "tls"; "dialback"; "disco"; "ping"; "offline"; "carbons"; "posix" }
-authentication = "internal_hashed"
-storage = "internal"
-c2s_require_encryption = true
-s2s_require_encryption = true
+	ns := strings.Replace(dns, ":", "@", 1)
+	return prosodytest.Start(t, prosodytest.Config{
+		Domain: server.Montague, CertPEM: certPEM, KeyPEM: keyPEM, CAPEM: ca.PEM(), S2S: true,
+		Modules: []string{"dialback", "posix"},
+		Files: map[string][]byte{
+			"hosts":       []byte("127.0.0.1 capulet.lit montague.lit\n"),
+			"resolv.conf": []byte("nameserver " + ns + "\n"),
+		},
+		Settings: fmt.Sprintf(`s2s_require_encryption = true
 s2s_secure_auth = %v
-allow_registration = false
 unbound = { hoststxt = base .. "/hosts"; resolvconf = base .. "/resolv.conf"; forward = %q }
-ssl = { cafile = base .. "/ca.pem" }
-VirtualHost "montague.lit"
-  ssl = { certificate = base .. "/montague.lit.crt"; key = base .. "/montague.lit.key"; cafile = base .. "/ca.pem" }
-`, dir, os.Getuid() == 0, c2sPort, s2sPort, secureAuth, strings.Replace(dns, ":", "@", 1))
-	conf := write("prosody.cfg.lua", []byte(cfg))
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, ctl, "--config", conf, "register", "romeo", server.Montague, "romeo-pass").CombinedOutput(); err != nil {
-		t.Fatalf("prosodyctl register: %v\n%s", err, out)
-	}
-	cmd := exec.Command(bin, "--config", conf, "-F")
-	cmd.Dir = dir
-	logf, _ := os.Create(filepath.Join(dir, "stdout.log"))
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		logf.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(dir, "prosody.log"))
-			if len(b) > 20000 {
-				b = b[len(b)-20000:]
-			}
-			t.Logf("prosody.log (tail):\n%s", b)
-		}
+`, secureAuth, ns),
+		Users: map[string]string{"romeo": "romeo-pass"},
 	})
-	for i := 0; i < 100; i++ {
-		if c, err := net.Dial("tcp", p.c2s); err == nil {
-			c.Close()
-			if c, err := net.Dial("tcp", p.s2s); err == nil {
-				c.Close()
-				return p
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatal("prosody did not start listening in 10 s")
-	return nil
 }
 
 // TestProsody: our client logs in to Prosody; our capulet.lit and Prosody's
@@ -167,11 +72,11 @@ func TestProsody(t *testing.T) {
 			port, _ := strconv.Atoi(strings.TrimPrefix(s2s.String(), "127.0.0.1:"))
 			dns := loopbackDNS(t, map[string]uint16{server.Capulet: uint16(port)})
 			p := startProsody(t, ca, dns, !dialback)
-			srv.AddPeer(server.Montague, p.s2s)
+			srv.AddPeer(server.Montague, p.S2S)
 
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			romeo, err := client.Login(ctx, client.Config{JID: jid.MustParse("romeo@montague.lit/orchard"), Password: "romeo-pass", Addr: p.c2s, RootCAs: ca.Pool()})
+			romeo, err := client.Login(ctx, client.Config{JID: jid.MustParse("romeo@montague.lit/orchard"), Password: "romeo-pass", Addr: p.C2S, RootCAs: ca.Pool()})
 			if err != nil {
 				t.Fatalf("our client on Prosody: %v", err)
 			}

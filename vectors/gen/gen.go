@@ -29,6 +29,7 @@ import (
 	"io"
 	mrand "math/rand/v2"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -120,6 +121,17 @@ func Recorders(scheme string) []Recorder { return recorders[scheme] }
 // records; each lives in a file of its own in this package.
 var recorders = map[string][]Recorder{}
 
+// senders lists, per scheme, the configuration of the scheme that plays the
+// sender in the bases when it must differ from the receiver's (xtls: a
+// replayable handshake must avoid the ML-KEM hybrid, whose randomness
+// cannot be seeded). The receiver is always the scheme given to Make.
+var senders = map[string]e2e.Scheme{}
+
+// extras lists, per scheme, exchanges of our own implementation beyond the
+// bases (another protocol version, another transport); Make runs them after
+// the bases and before the independent implementations.
+var extras = map[string][]Recorder{}
+
 // Bases are the exchanges every recording makes with our own implementation.
 var Bases = []struct {
 	Name, Op, Sender, Receiver, Stanza string
@@ -175,7 +187,11 @@ func Make(ctx context.Context, s e2e.Scheme, ids map[string]e2e.Identity, record
 		sendRand, _ := seeded(fmt.Sprintf("send/%d", i))
 		recvRand, recvSeed := seeded(fmt.Sprintf("recv/%d", i))
 		clock := func() time.Time { return Epoch }
-		snd, err := s.NewSession(e2e.Config{Local: idents[b.Sender], JID: parties[b.Sender],
+		ss := s
+		if o := senders[s.Name()]; o != nil {
+			ss = o
+		}
+		snd, err := ss.NewSession(e2e.Config{Local: idents[b.Sender], JID: parties[b.Sender],
 			Peers: []e2e.Peer{idents[b.Receiver].Public()}, Sign: b.Op == "sign+encrypt", Rand: sendRand, Clock: clock})
 		if err != nil {
 			return nil, err
@@ -210,7 +226,7 @@ func Make(ctx context.Context, s e2e.Scheme, ids map[string]e2e.Identity, record
 		}
 		rec.Records = append(rec.Records, r)
 	}
-	for _, f := range recorders {
+	for _, f := range slices.Concat(extras[s.Name()], recorders) {
 		more, err := f(ctx, rec.Keys)
 		if err != nil {
 			return nil, err
@@ -299,6 +315,11 @@ var Notes = map[string]string{
 	"NoArmorCRC":              "The OpenPGP armor checksum line removed; it is optional (RFC 4880 §6.1, RFC 9580 §6.1).",
 	"AlgorithmConfusion":      "A header or algorithm identifier swapped for another algorithm (none, dir, HS256 keyed with the public key, RSA1_5, another digest or cipher) after the protection was computed.",
 	"UnsignedEnvelope":        "Encrypted but not signed inside (RFC 3923 §4 signs, then encrypts); the reference refuses it as a decryption failure, so that no oracle tells a forged envelope from a broken one.",
+	"FingerprintMismatch":     "The certificate fingerprint advertised in Jingle is not that of the certificate presented in TLS.",
+	"SecurityMethod":          "The Jingle <security/> element is missing or names only a method the profile does not implement (the draft's SRP).",
+	"Untrusted":               "The receiver pins another certificate for the sender.",
+	"HandshakeTamper":         "One character of a bytestream chunk that carries the TLS handshake changed; the handshake must fail.",
+	"TransportViolation":      "The in-band bytestream broken: a sequence number skipped, an unknown stream, data before <open/>, data from another address.",
 	"WeakAlgorithm":           "Made by the independent implementation with an algorithm the profile does not send (3DES, SHA-1 where SHA-256 is sent); the result is the reference's policy.",
 }
 

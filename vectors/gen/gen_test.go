@@ -1,8 +1,16 @@
+// The xtls vectors replay TLS handshakes with seeded randomness, which Go
+// 1.26's crypto honours only with this setting.
+//
+//go:debug cryptocustomrand=1
+
 package gen
 
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/xmppe2e/xmppe2e/internal/toy"
@@ -93,5 +101,48 @@ func TestVectorsCatchBrokenScheme(t *testing.T) {
 		if failed == 0 {
 			t.Errorf("the vectors do not catch a toy that %s", name)
 		}
+	}
+}
+
+// The deterministic crafters (the XEP-0027 examples, the xtls breakage of
+// recorded transcripts) still make exactly what the committed recordings
+// hold: TestRebuild alone would not notice, since Build reads the crafted
+// wires from the recordings.
+func TestDeterministicCraftersMatchRecordings(t *testing.T) {
+	for _, tc := range []struct {
+		scheme string
+		craft  Crafter
+	}{{"openpgp", craftXEP0027}, {"xtls", craftXTLS}} {
+		t.Run(tc.scheme, func(t *testing.T) {
+			b, err := os.ReadFile(filepath.Join("testdata", tc.scheme+".json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec, err := DecodeRecording(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			made, err := tc.craft(context.Background(), rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			committed := map[string]Crafted{}
+			for _, c := range rec.Crafted {
+				committed[c.Name] = c
+			}
+			if len(made) == 0 {
+				t.Fatal("the crafter made nothing")
+			}
+			for _, c := range made {
+				want, ok := committed[c.Name]
+				if !ok {
+					t.Errorf("%s: not in the recording", c.Name)
+					continue
+				}
+				if !slices.Equal(c.Wire, want.Wire) || !slices.Equal(c.Flags, want.Flags) || c.Comment != want.Comment {
+					t.Errorf("%s: the crafter makes something else than the recording holds", c.Name)
+				}
+			}
+		})
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/xmppe2e/xmppe2e/otr"
 	"github.com/xmppe2e/xmppe2e/smime"
 	"github.com/xmppe2e/xmppe2e/vectors"
+	"github.com/xmppe2e/xmppe2e/xtls"
 )
 
 // TestRecorders runs every recorder live against the keys of the committed
@@ -29,6 +30,7 @@ func TestRecorders(t *testing.T) {
 		{smime.StrictScheme, func(t *testing.T) { peers.Command(t, "openssl") }},
 		{jose.Scheme, func(t *testing.T) { peers.PythonModule(t, "jwcrypto") }},
 		{otr.Scheme, func(t *testing.T) { peers.PythonModule(t, "potr") }},
+		{xtls.Scheme, func(t *testing.T) { peers.Command(t, "openssl") }},
 	} {
 		t.Run(tc.scheme.Name(), func(t *testing.T) {
 			tc.need(t)
