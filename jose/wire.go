@@ -84,7 +84,7 @@ func readParts(e *e2e.Element, names []string) (compact, error) {
 		if len(k.Elements()) != 0 {
 			return nil, fmt.Errorf("jose: %w: elements inside <%s/>", e2e.ErrMalformed, names[i])
 		}
-		s, err := b64Text(text(k))
+		s, err := b64Text(partText(k))
 		if err != nil {
 			return nil, fmt.Errorf("jose: %w: <%s/>: %v", e2e.ErrMalformed, names[i], err)
 		}
@@ -93,9 +93,9 @@ func readParts(e *e2e.Element, names []string) (compact, error) {
 	return out, nil
 }
 
-// text is e.Text() without a copy when e holds a single text node (as
+// partText is e.Text() without a copy when e holds a single text node (as
 // every parsed or built part element does).
-func text(e *e2e.Element) string {
+func partText(e *e2e.Element) string {
 	if len(e.Nodes) == 1 {
 		if t, ok := e.Nodes[0].(e2e.CharData); ok {
 			return string(t)
