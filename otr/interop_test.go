@@ -56,14 +56,7 @@ func startRemote(t testing.TB, env []string, argv ...string) *remote {
 	r.sc.Buffer(make([]byte, 4<<20), 4<<20)
 	t.Cleanup(func() {
 		in.Close()
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
+		peers.Wait(cmd, 5*time.Second)
 		if t.Failed() && stderr.Len() > 0 {
 			t.Logf("%s stderr:\n%s", argv[0], stderr.String())
 		}

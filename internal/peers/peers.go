@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"testing"
+	"time"
 )
 
 // Python is the interpreter that has Debian's python3-* packages. The python3
@@ -67,4 +68,18 @@ func File(t testing.TB, path, what string) string {
 		Missing(t, fmt.Sprintf("%s (%s) not found", what, path))
 	}
 	return path
+}
+
+// Wait waits for a started peer process to exit, and kills it when it has
+// not exited after grace (a peer asked to stop by closing its stdin or by a
+// signal, say).
+func Wait(cmd *exec.Cmd, grace time.Duration) {
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(grace):
+		cmd.Process.Kill()
+		<-done
+	}
 }

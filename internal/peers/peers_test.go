@@ -1,9 +1,11 @@
 package peers
 
 import (
+	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // fakeTB records whether the helper skipped or failed the test.
@@ -56,5 +58,28 @@ func TestPresentPeerPasses(t *testing.T) {
 	})
 	if tb.skipped || tb.failed {
 		t.Errorf("an installed command must pass: %+v", tb)
+	}
+}
+
+func TestWaitKillsAfterGrace(t *testing.T) {
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep command")
+	}
+	cmd := exec.Command(sleep, "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	Wait(cmd, 50*time.Millisecond)
+	if cmd.ProcessState == nil || cmd.ProcessState.Success() {
+		t.Fatalf("the process was not killed: %v", cmd.ProcessState)
+	}
+	cmd = exec.Command(sleep, "0")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	Wait(cmd, time.Minute)
+	if !cmd.ProcessState.Success() {
+		t.Fatalf("a process that exits was killed: %v", cmd.ProcessState)
 	}
 }

@@ -149,14 +149,7 @@ func Start(t testing.TB, cfg Config) *Server {
 	}
 	t.Cleanup(func() {
 		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
+		peers.Wait(cmd, 5*time.Second)
 		out.Close()
 		if t.Failed() {
 			b, _ := os.ReadFile(filepath.Join(dir, "prosody.log"))
