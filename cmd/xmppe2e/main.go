@@ -18,7 +18,8 @@
 // Every subcommand takes --help. Timestamp checks use the clock given by
 // --now RFC3339 or the environment variable XMPPE2E_NOW, else the system
 // clock. On failure xmppe2e prints one line naming the cause on stderr,
-// nothing on stdout, and exits 1; usage errors exit 2.
+// nothing on stdout, and exits 1; a mistake in the command line is one
+// line too, pointing at --help, with exit status 2.
 //
 // The xtls test vectors replay recorded TLS handshakes, which needs crypto
 // to honour a seeded random source: Go 1.26 ignores it unless
@@ -121,8 +122,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 	}
 	if cmd == nil {
-		fmt.Fprintf(stderr, "xmppe2e: unknown command %q\n", name)
-		mainUsage(stderr)
+		fmt.Fprintf(stderr, "xmppe2e: unknown command %q (see 'xmppe2e help')\n", name)
 		return 2
 	}
 	e := &env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr, schemes: list, getenv: getenv}
@@ -135,8 +135,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			commandUsage(stdout, cmd, fs)
 			return 0
 		}
-		fmt.Fprintf(stderr, "xmppe2e %s: %v\n", cmd.name, err)
-		commandUsage(stderr, cmd, fs)
+		fmt.Fprintf(stderr, "xmppe2e %s: %v (see 'xmppe2e %s --help')\n", cmd.name, err, cmd.name)
 		return 2
 	}
 	e.args = fs.Args()
@@ -146,8 +145,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case err == nil, errors.Is(err, errHelpShown):
 		return 0
 	case errors.As(err, &u):
-		fmt.Fprintf(stderr, "xmppe2e %s: %s\n", cmd.name, u.msg)
-		commandUsage(stderr, cmd, fs)
+		fmt.Fprintf(stderr, "xmppe2e %s: %s (see 'xmppe2e %s --help')\n", cmd.name, oneLine(u.msg), cmd.name)
 		return 2
 	default:
 		fmt.Fprintf(stderr, "xmppe2e %s: %s\n", cmd.name, oneLine(err.Error()))

@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -50,6 +53,28 @@ func TestScripts(t *testing.T) {
 					}
 				}
 				ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(b.String()), 0o644))
+			},
+			// status CODE COMMAND [ARGS...]: run the command like exec and
+			// require exit status CODE; stdout and stderr are kept for the
+			// checks that follow.
+			"status": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) < 2 {
+					ts.Fatalf("usage: status CODE COMMAND [ARGS...]")
+				}
+				want, err := strconv.Atoi(args[0])
+				ts.Check(err)
+				err = ts.Exec(args[1], args[2:]...)
+				got := 0
+				var exit *exec.ExitError
+				switch {
+				case errors.As(err, &exit):
+					got = exit.ExitCode()
+				case err != nil:
+					ts.Fatalf("%s: %v", args[1], err)
+				}
+				if got != want {
+					ts.Fatalf("%s: exit status %d, want %d", args[1], got, want)
+				}
 			},
 			// mode FILE PERM: the file's permission bits are PERM (octal).
 			"mode": func(ts *testscript.TestScript, neg bool, args []string) {
