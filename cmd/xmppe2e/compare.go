@@ -45,6 +45,15 @@ var compareCmd = &command{
 				return usagef("--samples must be at least 1")
 			}
 			// Fail now, not after the run, when a report cannot be written.
+			// The output directories are made first, so that the reports
+			// may go inside them.
+			for _, d := range []string{*htmlOut, *outDir} {
+				if d != "" {
+					if err := os.MkdirAll(d, 0o755); err != nil {
+						return err
+					}
+				}
+			}
 			for _, f := range []string{*jsonOut, *mdOut} {
 				if f == "" {
 					continue
