@@ -87,6 +87,7 @@ var encryptCmd = &command{
 	summary: "Encrypt the stanza on standard input for the peers and write the wire stanzas.",
 	flags: func(fs *flag.FlagSet, e *env) func() error {
 		c := e.common(fs, true)
+		c.outbound = true
 		var to files
 		fs.Var(&to, "to", "a recipient's public key `FILE` (repeat for more)")
 		sign := fs.Bool("sign", false, "also sign what is encrypted, where the scheme can")
@@ -153,6 +154,7 @@ var signCmd = &command{
 	summary: "Sign the stanza on standard input and write the signed wire stanza.",
 	flags: func(fs *flag.FlagSet, e *env) func() error {
 		c := e.common(fs, true)
+		c.outbound = true
 		return func() error {
 			sess, st, err := c.open(nil)
 			if err != nil {
@@ -208,6 +210,9 @@ type crypto struct {
 	now    *string
 	s      e2e.Scheme
 	peers  []e2e.Peer
+	// outbound: the stanza on standard input is ours to protect (encrypt,
+	// sign), so its from must be the key's JID.
+	outbound bool
 }
 
 func (e *env) common(fs *flag.FlagSet, withKey bool) *crypto {
@@ -270,6 +275,10 @@ func (c *crypto) open(configure func(*e2e.Config) error) (e2e.Session, *e2e.Stan
 	st, err := e2e.Parse(in)
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading the stanza: %w", err)
+	}
+	if c.outbound && cfg.Local != nil && !st.From.Equal(jid.JID{}) && !cfg.Local.JID().Equal(jid.JID{}) &&
+		!st.From.Bare().Equal(cfg.Local.JID()) {
+		return nil, nil, fmt.Errorf("the stanza is from %s, but %s is the key of %s", st.From, *c.key, cfg.Local.JID())
 	}
 	// The local address: the sender's for outbound stanzas, the recipient's
 	// for inbound ones; the identity's bare JID when the stanza names none.
