@@ -20,13 +20,6 @@
 // clock. On failure xmppe2e prints one line naming the cause on stderr,
 // nothing on stdout, and exits 1; a mistake in the command line is one
 // line too, pointing at --help, with exit status 2.
-//
-// The xtls test vectors replay recorded TLS handshakes, which needs crypto
-// to honour a seeded random source: Go 1.26 ignores it unless
-// cryptocustomrand is set, as it is here. Keys and sessions outside the
-// vectors still use crypto/rand.
-//
-//go:debug cryptocustomrand=1
 package main
 
 import (
