@@ -13,7 +13,8 @@
 //	xmppe2e verify  --scheme S --from PEER.pub < wire.xml > opened.xml
 //	xmppe2e compare [flags]
 //	xmppe2e vectors verify [--scheme S] [DIR]
-//	xmppe2e vectors generate [--record] [--scheme S] [DIR]
+//	xmppe2e vectors generate [--record] [--scheme S] [--recordings DIR] [DIR]
+//	xmppe2e serve   --domain D --users FILE [flags]
 //
 // Every subcommand takes --help. Timestamp checks use the clock given by
 // --now RFC3339 or the environment variable XMPPE2E_NOW, else the system
