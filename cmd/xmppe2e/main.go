@@ -141,6 +141,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case errors.As(err, &u):
 		fmt.Fprintf(stderr, "xmppe2e %s: %s (see 'xmppe2e %s --help')\n", cmd.name, oneLine(u.msg), cmd.name)
 		return 2
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		fmt.Fprintf(stderr, "xmppe2e %s: interrupted\n", cmd.name)
+		return 1
 	default:
 		fmt.Fprintf(stderr, "xmppe2e %s: %s\n", cmd.name, oneLine(err.Error()))
 		return 1

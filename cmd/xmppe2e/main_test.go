@@ -94,3 +94,16 @@ func TestScripts(t *testing.T) {
 		},
 	})
 }
+
+// An interrupted command (SIGINT, SIGTERM: the context ends) says so in one
+// line, rather than "context canceled", and writes nothing on stdout.
+func TestInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var stdout, stderr strings.Builder
+	code := run(ctx, []string{"compare", "--schemes", "toy", "--network", "memory", "--out", t.TempDir()},
+		strings.NewReader(""), &stdout, &stderr, []e2e.Scheme{&toy.Scheme{}}, func(string) string { return "" })
+	if code != 1 || stderr.String() != "xmppe2e compare: interrupted\n" || stdout.Len() != 0 {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 1, nothing, one line saying interrupted", code, stdout.String(), stderr.String())
+	}
+}
