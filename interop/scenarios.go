@@ -62,7 +62,7 @@ var scenarios = []scenario{
 	{"forgery", "mercutio, with the server's help, his own keys and the public keys, writes to romeo as juliet", true, runForgery},
 	{"key-compromise", "after the session both long-term identities leak; fresh sessions holding them receive the recorded wiretap", true, runKeyCompromise},
 	{"post-compromise", "the attacker rebuilds romeo's session state, then the parties talk on; can the attacker read the later traffic?", true, runPostCompromise},
-	{"costs", "handshake, overhead at 16 B, 1 KiB and 16 KiB, CPU time per call and latency over the three hops", false, runCosts},
+	{"costs", "handshake, overhead of a short body (the secret marker alone, about 28 B), 1 KiB and 16 KiB, CPU time per call and latency over the three hops", false, runCosts},
 }
 
 // ---- helpers ----------------------------------------------------------------

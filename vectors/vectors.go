@@ -90,8 +90,18 @@ var embedded embed.FS
 // Embedded returns the vector files shipped in this package, by scheme name.
 func Embedded() (map[string]*File, error) { return load(embedded, ".") }
 
-// LoadDir reads every *.json vector file in dir (the schema file aside).
-func LoadDir(dir string) (map[string]*File, error) { return load(os.DirFS(dir), ".") }
+// LoadDir reads every *.json vector file in dir (the schema file aside). A
+// directory that does not exist, or holds no vector file, is an error.
+func LoadDir(dir string) (map[string]*File, error) {
+	if _, err := os.Stat(dir); err != nil {
+		return nil, err
+	}
+	files, err := load(os.DirFS(dir), ".")
+	if err == nil && len(files) == 0 {
+		err = fmt.Errorf("no vector files (SCHEME.json) in %s", dir)
+	}
+	return files, err
+}
 
 func load(fsys fs.FS, dir string) (map[string]*File, error) {
 	names, err := fs.Glob(fsys, filepath.Join(dir, "*.json"))

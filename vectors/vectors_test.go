@@ -280,3 +280,16 @@ func TestSchemaMatchesTypes(t *testing.T) {
 		t.Errorf("e2e classes %v, schema error enum %v", classes, enum)
 	}
 }
+
+func TestLoadDirRefusesEmptyOrMissing(t *testing.T) {
+	if _, err := vectors.LoadDir(filepath.Join(t.TempDir(), "nope")); err == nil {
+		t.Error("a missing directory loaded")
+	}
+	if _, err := vectors.LoadDir(t.TempDir()); err == nil {
+		t.Error("an empty directory loaded")
+	}
+	files, err := vectors.LoadDir(".")
+	if err != nil || len(files) != 6 {
+		t.Errorf("LoadDir(.): %d files, %v", len(files), err)
+	}
+}
