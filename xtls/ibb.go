@@ -85,7 +85,8 @@ type ibbConn struct {
 	aligned bool
 	// needOpen makes the receiver refuse data and <close/> until the peer
 	// has opened the bytestream (the responder of an ibb:1 session, where
-	// the initiator sends <open/>); opened records that it did.
+	// the initiator sends <open/>, with the block-size of session-accept);
+	// opened records that it did.
 	needOpen, opened bool
 	recHdr           []byte // partial TLS record header received
 	recLeft          int    // bytes of the current TLS record body still to come
@@ -361,9 +362,13 @@ func (c *ibbConn) handleLocked(st *e2e.Stanza, el *e2e.Element) (*e2e.Stanza, er
 		if err != nil {
 			return reply(iqError(c.local, st, "modify", "bad-request", nil)), &IBBError{Cond: "bad-request", Detail: err.Error(), class: e2e.ErrMalformed}
 		}
-		if bs > c.block {
+		// XEP-0047 §2.1: a block-size the responder cannot take gets
+		// <resource-constraint/>. Under Jingle (XEP-0261 §2.2) the size was
+		// negotiated in session-accept, and an <open/> with any other value,
+		// smaller ones included, gets the same error.
+		if bs > c.block || (c.needOpen && bs != c.block) {
 			return reply(iqError(c.local, st, "modify", "resource-constraint", nil)),
-				&IBBError{Cond: "resource-constraint", Detail: fmt.Sprintf("block-size %d exceeds the negotiated %d", bs, c.block), class: e2e.ErrMalformed}
+				&IBBError{Cond: "resource-constraint", Detail: fmt.Sprintf("block-size %d, negotiated %d", bs, c.block), class: e2e.ErrMalformed}
 		}
 		if c.opened {
 			return reply(iqError(c.local, st, "cancel", "not-acceptable", nil)),
@@ -384,7 +389,9 @@ func (c *ibbConn) handleLocked(st *e2e.Stanza, el *e2e.Element) (*e2e.Stanza, er
 		return fail("bad-request", "unknown IBB element <"+el.Name.Local+"/>")
 	}
 	if c.peerClosed {
-		return fail("unexpected-request", "data after <close/>")
+		// XEP-0047 §2.3: after <close/> both parties consider the
+		// bytestream closed, so its sid is no longer known.
+		return fail("item-not-found", "data after <close/>")
 	}
 	sv, _ := el.AttrValue("seq")
 	seq, err := parseSeq(sv)

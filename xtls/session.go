@@ -430,7 +430,7 @@ func (s *session) jingleLocked(st *e2e.Stanza, el *e2e.Element) error {
 		if t.gotSecInfo {
 			return fmt.Errorf("xtls: %w: repeated security-info", e2e.ErrReplay)
 		}
-		c := j.contentByName(t.content)
+		c := j.contentFor(t.creator, t.content)
 		if c == nil || c.Security == nil {
 			s.out = append(s.out, iqError(s.cfg.JID, st, "modify", "bad-request", nil))
 			return fmt.Errorf("xtls: %w: security-info without <security/> for content %q", e2e.ErrMalformed, t.content)
@@ -453,8 +453,43 @@ func (s *session) jingleLocked(st *e2e.Stanza, el *e2e.Element) error {
 		}
 		return &TerminatedError{Reason: j.Reason, Text: j.ReasonText, Remote: true}
 	case "session-info", "transport-info", "description-info":
+		// XEP-0166 §7.3: an informational message whose payload we do not
+		// understand (XTLS defines none) gets <unsupported-info/>; an
+		// empty one (a session ping) is acknowledged.
+		if hasPayload(el) {
+			break
+		}
 		s.out = append(s.out, iqResult(s.cfg.JID, st))
 		return nil
+	case "content-add", "transport-replace":
+		// XEP-0166 §7.2: the recipient of content-add or transport-replace
+		// MUST answer with content-reject or transport-reject. XTLS runs
+		// one XML-stream content over the transport whose TLS it checked.
+		s.out = append(s.out, iqResult(s.cfg.JID, st))
+		rej := &jingle{Action: "content-reject", SID: t.sid}
+		if j.Action == "transport-replace" {
+			rej.Action = "transport-reject"
+		}
+		for _, c := range j.Contents {
+			rc := &content{Creator: c.Creator, Name: c.Name}
+			if rej.Action == "transport-reject" {
+				rc.Transport = c.Transport
+			}
+			rej.Contents = append(rej.Contents, rc)
+		}
+		s.sendLocked(t, iqSet(s.cfg.JID, t.peer, s.newIDLocked(), rej.element()), func(*e2e.Stanza) {})
+		return nil
+	case "content-accept", "content-reject", "transport-accept", "transport-reject":
+		// They answer a content-add or transport-replace; we send neither.
+		s.out = append(s.out, iqError(s.cfg.JID, st, "cancel", "unexpected-request",
+			&e2e.Element{Name: xmlName(nsJingleErrors, "out-of-order")}))
+		return fmt.Errorf("xtls: %w: Jingle %s answers nothing we sent", e2e.ErrMalformed, j.Action)
+	case "content-modify", "content-remove":
+		// Defined by XEP-0166 but not supported (see docs/xtls.md).
+	default:
+		// XEP-0166 §7.2: an action not defined there gets <bad-request/>.
+		s.out = append(s.out, iqError(s.cfg.JID, st, "cancel", "bad-request", nil))
+		return fmt.Errorf("xtls: %w: undefined Jingle action %q", e2e.ErrMalformed, j.Action)
 	}
 	s.out = append(s.out, iqError(s.cfg.JID, st, "cancel", "feature-not-implemented",
 		&e2e.Element{Name: xmlName(nsJingleErrors, "unsupported-info")}))
@@ -477,6 +512,7 @@ func (s *session) initiateLocked(peer jid.JID) (*tunnel, error) {
 		return nil, err
 	}
 	t := s.newTunnelLocked(peer, sid, true, transport{NS: s.opts.Transport, SID: ibbSID, BlockSize: s.opts.BlockSize}, contentName)
+	t.creator = "initiator"
 	j := &jingle{Action: "session-initiate", SID: sid, Initiator: s.cfg.JID, Contents: []*content{{
 		Creator: "initiator", Name: contentName, Description: nsXMLStream0,
 		Transport: &t.tr, Security: s.ourSecurity(),
@@ -506,10 +542,16 @@ func (s *session) terminateLocked(t *tunnel, peer jid.JID, sid, reason, text str
 }
 
 func (s *session) onInitiateLocked(st *e2e.Stanza, j *jingle) error {
+	// XEP-0166 §7.1: a differing 'initiator' attribute is ignored and
+	// 'from' is the initiator; the tunnel and its certificate check are
+	// bound to 'from'.
 	peer := st.From
-	if peer.Resourcepart() == "" || (!j.Initiator.Equal(jid.JID{}) && !j.Initiator.Equal(peer)) {
+	if err := checkInitiateContents(j); err != nil || peer.Resourcepart() == "" {
+		if err == nil {
+			err = fmt.Errorf("session-initiate from %q, not a full JID", peer)
+		}
 		s.out = append(s.out, iqError(s.cfg.JID, st, "modify", "bad-request", nil))
-		return fmt.Errorf("xtls: %w: session-initiate from %q for initiator %q", e2e.ErrMalformed, peer, j.Initiator)
+		return fmt.Errorf("xtls: %w: %v", e2e.ErrMalformed, err)
 	}
 	s.out = append(s.out, iqResult(s.cfg.JID, st))
 	refuse := func(reason string, err error) error {
@@ -546,8 +588,29 @@ func (s *session) onInitiateLocked(st *e2e.Stanza, j *jingle) error {
 	return nil
 }
 
+// checkInitiateContents applies XEP-0166's rules for the contents of a
+// session-initiate: at least one content; each one named and created by the
+// initiator (§7.4; 'creator' defaults to "initiator"); at least one of
+// disposition "session" (§7.2, session-initiate).
+func checkInitiateContents(j *jingle) error {
+	if len(j.Contents) == 0 {
+		return errors.New("session-initiate without <content/>")
+	}
+	session := false
+	for _, c := range j.Contents {
+		if c.Name == "" || c.Creator != "initiator" {
+			return fmt.Errorf("session-initiate with a content of creator %q and name %q", c.Creator, c.Name)
+		}
+		session = session || c.Disposition == "session"
+	}
+	if !session {
+		return errors.New("session-initiate without a content of disposition \"session\"")
+	}
+	return nil
+}
+
 func (s *session) onAcceptLocked(t *tunnel, j *jingle) error {
-	c := j.contentByName(t.content)
+	c := j.contentFor(t.creator, t.content)
 	switch {
 	case c == nil || !isOneOf(c.Description, nsXMLStream0, nsXMLStream1):
 		return s.failLocked(t, "unsupported-applications", fmt.Errorf("xtls: %w: session-accept without our content", e2e.ErrMalformed), true)

@@ -1,0 +1,223 @@
+package xtls
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/xmppe2e/xmppe2e/e2e"
+	"mellium.im/xmpp/jid"
+)
+
+// Tests of the spec-conformance review: each one pins a rule of XEP-0047,
+// XEP-0166 or XEP-0261 that the code once broke.
+
+// tunnelSID returns the Jingle sid of s's only tunnel to peer.
+func tunnelSID(t *testing.T, s *Session, peer jid.JID) string {
+	t.Helper()
+	s.s.mu.Lock()
+	defer s.s.mu.Unlock()
+	for _, tu := range s.tunnels {
+		if tu.peer.Equal(peer) && !tu.ended {
+			return tu.sid
+		}
+	}
+	t.Fatalf("no tunnel to %s", peer)
+	return ""
+}
+
+// jingleSet is a Jingle IQ-set from romeo to juliet.
+func jingleSet(id string, j *jingle) *e2e.Stanza { return iqSet(romeoFull, julietFull, id, j.element()) }
+
+// appCondition returns the application-specific condition of an IQ error.
+func appCondition(st *e2e.Stanza) string {
+	for _, c := range st.Children {
+		if c.Name.Local != "error" {
+			continue
+		}
+		for _, d := range c.Elements() {
+			if d.Name.Space == nsJingleErrors {
+				return d.Name.Local
+			}
+		}
+	}
+	return ""
+}
+
+// XEP-0261 §2.2: an IBB <open/> whose block-size differs from the one the
+// responder put in its session-accept gets <resource-constraint/>, even
+// when it is smaller.
+func TestOpenBlockSizeMustMatchAccept(t *testing.T) {
+	a, b := pair(t, Options{})
+	route := map[*Session]*Session{a: b, b: a}
+	var refusal *e2e.Stanza
+	p := pumpWith(t, route, a, encrypt(t, a, msg(julietFull, romeoFull, "hi")), func(to *Session, st *e2e.Stanza) *e2e.Stanza {
+		if o := st.Child(nsIBB, "open"); o != nil && to == b {
+			o.SetAttr("block-size", "1024") // negotiated: 4096
+		}
+		if to == a && st.Type == "error" && refusal == nil {
+			refusal = st
+		}
+		return st
+	})
+	if refusal == nil || errorCondition(refusal) != "resource-constraint" {
+		t.Fatalf("open with a smaller block-size: reply %v", refusal)
+	}
+	if len(p.opened[b]) != 0 || !has(terminations(p.wire), "failed-transport") {
+		t.Fatalf("romeo opened %d; terminations %v", len(p.opened[b]), terminations(p.wire))
+	}
+}
+
+// XEP-0166 §7.3: an informational message whose payload we do not
+// understand gets <feature-not-implemented/> + <unsupported-info/>; an
+// empty session-info (a ping) gets a result.
+func TestInformationalPayload(t *testing.T) {
+	a, _, _ := established(t, Options{})
+	sid := tunnelSID(t, a, romeoFull)
+	res, err := a.Receive(context.Background(), jingleSet("p1", &jingle{Action: "session-info", SID: sid}))
+	if err != nil || len(res.Replies) != 1 || res.Replies[0].Type != "result" {
+		t.Fatalf("ping: %v %v", err, res.Replies)
+	}
+	for _, act := range []string{"session-info", "transport-info", "description-info"} {
+		el := (&jingle{Action: act, SID: sid}).element()
+		el.AppendChild(&e2e.Element{Name: xmlName("urn:example:payload", "ringing")})
+		res, _ := a.Receive(context.Background(), iqSet(romeoFull, julietFull, "i-"+act, el))
+		if len(res.Replies) != 1 || errorCondition(res.Replies[0]) != "feature-not-implemented" || appCondition(res.Replies[0]) != "unsupported-info" {
+			t.Fatalf("%s with a payload: %v", act, res.Replies)
+		}
+	}
+	// The tunnel is unharmed.
+	if got := tunnelSID(t, a, romeoFull); got != sid {
+		t.Fatalf("tunnel changed: %s", got)
+	}
+}
+
+// XEP-0166 §7.2: an action not defined there gets <bad-request/>;
+// content-add and transport-replace, which XTLS does not negotiate, are
+// answered with content-reject and transport-reject.
+func TestUndefinedAndRefusedActions(t *testing.T) {
+	a, b, route := established(t, Options{})
+	sid := tunnelSID(t, a, romeoFull)
+	res, err := a.Receive(context.Background(), jingleSet("u1", &jingle{Action: "session-frobnicate", SID: sid}))
+	if err == nil || len(res.Replies) != 1 || errorCondition(res.Replies[0]) != "bad-request" {
+		t.Fatalf("undefined action: %v %v", err, res.Replies)
+	}
+	for act, want := range map[string]string{"content-add": "content-reject", "transport-replace": "transport-reject"} {
+		c := &content{Creator: "initiator", Name: contentName, Description: nsXMLStream0,
+			Transport: &transport{NS: nsIBB1, SID: "other", BlockSize: 4096}}
+		res, _ := a.Receive(context.Background(), jingleSet("r-"+act, &jingle{Action: act, SID: sid, Contents: []*content{c}}))
+		if len(res.Replies) != 2 || res.Replies[0].Type != "result" || action(res.Replies[1]) != want {
+			t.Fatalf("%s: %v", act, res.Replies)
+		}
+		j, err := parseJingle(jingleChild(res.Replies[1]))
+		if err != nil || j.SID != sid || len(j.Contents) != 1 || j.Contents[0].Name != contentName || j.Contents[0].Creator != "initiator" {
+			t.Fatalf("%s: %v %+v", want, err, j)
+		}
+	}
+	// content-accept and transport-accept answer nothing we sent.
+	for _, act := range []string{"content-accept", "content-reject", "transport-accept", "transport-reject"} {
+		res, _ := a.Receive(context.Background(), jingleSet("o-"+act, &jingle{Action: act, SID: sid}))
+		if len(res.Replies) != 1 || errorCondition(res.Replies[0]) != "unexpected-request" || appCondition(res.Replies[0]) != "out-of-order" {
+			t.Fatalf("%s: %v", act, res.Replies)
+		}
+	}
+	// The tunnel still carries stanzas.
+	p := pump(t, route, a, encrypt(t, a, msg(julietFull, romeoFull, "still here")))
+	if len(p.errs) != 0 || len(p.opened[b]) != 1 {
+		t.Fatalf("after the refusals: %v", p.errs)
+	}
+}
+
+// XEP-0166 §7.1: when 'initiator' differs from the IQ's 'from', the
+// responder ignores the attribute and treats 'from' as the initiator.
+func TestInitiatorAttributeIgnored(t *testing.T) {
+	a, b := pair(t, Options{})
+	route := map[*Session]*Session{a: b, b: a}
+	p := pumpWith(t, route, a, encrypt(t, a, msg(julietFull, romeoFull, "hi")), func(to *Session, st *e2e.Stanza) *e2e.Stanza {
+		if action(st) == "session-initiate" {
+			jingleChild(st).SetAttr("initiator", mercutioFull.String())
+		}
+		return st
+	})
+	if len(p.errs) != 0 || len(p.opened[b]) != 1 {
+		t.Fatalf("errors %v, romeo opened %d", p.errs, len(p.opened[b]))
+	}
+}
+
+// XEP-0166 §7.4 (the 'creator' attribute): a content without 'creator' is
+// the initiator's (the default), and the accept says so; a session-initiate
+// whose content claims the responder created it, or that has no name, is
+// malformed.
+func TestContentCreator(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		edit    func(c *e2e.Element)
+		wantErr bool
+	}{
+		{"no creator", func(c *e2e.Element) { c.Attr = attrs("name", contentName) }, false},
+		{"creator responder", func(c *e2e.Element) { c.SetAttr("creator", "responder") }, true},
+		{"no name", func(c *e2e.Element) { c.Attr = attrs("creator", "initiator") }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b := pair(t, Options{})
+			init := encrypt(t, a, msg(julietFull, romeoFull, "hi"))[0]
+			tc.edit(jingleChild(init).Child(nsJingle, "content"))
+			res, err := b.Receive(context.Background(), init)
+			if tc.wantErr {
+				if !errors.Is(err, e2e.ErrMalformed) || len(res.Replies) != 1 || errorCondition(res.Replies[0]) != "bad-request" {
+					t.Fatalf("%v %v", err, res.Replies)
+				}
+				return
+			}
+			if err != nil || len(res.Replies) != 2 || action(res.Replies[1]) != "session-accept" {
+				t.Fatalf("%v %v", err, res.Replies)
+			}
+			if cr, _ := jingleChild(res.Replies[1]).Child(nsJingle, "content").AttrValue("creator"); cr != "initiator" {
+				t.Fatalf("accept with creator %q", cr)
+			}
+		})
+	}
+}
+
+// XEP-0166: the content of a session-accept or security-info is the one
+// with the same creator and name; a security-info for the responder's
+// "xmlstream" content names nothing we negotiated.
+func TestSecurityInfoCreatorMustMatch(t *testing.T) {
+	a, b := pair(t, Options{})
+	route := map[*Session]*Session{a: b, b: a}
+	var reply *e2e.Stanza
+	p := pumpWith(t, route, a, encrypt(t, a, msg(julietFull, romeoFull, "hi")), func(to *Session, st *e2e.Stanza) *e2e.Stanza {
+		if action(st) == "security-info" {
+			jingleChild(st).Child(nsJingle, "content").SetAttr("creator", "responder")
+		}
+		if to == a && st.Type == "error" && reply == nil {
+			reply = st
+		}
+		return st
+	})
+	if reply == nil || errorCondition(reply) != "bad-request" || len(p.opened[b]) != 0 {
+		t.Fatalf("security-info for another content: %v; romeo opened %d", reply, len(p.opened[b]))
+	}
+}
+
+// XEP-0047 §2.3: after a <close/>, both parties consider the bytestream
+// closed, so a later <data/> names an unknown bytestream: <item-not-found/>.
+func TestDataAfterClose(t *testing.T) {
+	rx := newIBBConn(newSched(false), romeoFull, julietFull, "s1", 16, 1)
+	rx.send = func(*e2e.Stanza, func(*e2e.Stanza)) {}
+	rx.newID = func() string { return "x" }
+	cl := ibbElement("close")
+	cl.Attr = attrs("sid", "s1")
+	rx.s.mu.Lock()
+	defer rx.s.mu.Unlock()
+	if reply, err := rx.handleLocked(iqSet(julietFull, romeoFull, "c", cl), cl); err != nil || reply.Type != "result" {
+		t.Fatalf("close: %v %v", err, reply)
+	}
+	d := ibbElement("data")
+	d.Attr = attrs("seq", "0", "sid", "s1")
+	d.SetText("AAAA")
+	reply, err := rx.handleLocked(iqSet(julietFull, romeoFull, "d", d), d)
+	if err == nil || errorCondition(reply) != "item-not-found" {
+		t.Fatalf("data after close: %v %v", err, reply)
+	}
+}
