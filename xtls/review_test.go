@@ -27,7 +27,9 @@ func tunnelSID(t *testing.T, s *Session, peer jid.JID) string {
 }
 
 // jingleSet is a Jingle IQ-set from romeo to juliet.
-func jingleSet(id string, j *jingle) *e2e.Stanza { return iqSet(romeoFull, julietFull, id, j.element()) }
+func jingleSet(id string, j *jingle) *e2e.Stanza {
+	return iqSet(romeoFull, julietFull, id, j.element())
+}
 
 // appCondition returns the application-specific condition of an IQ error.
 func appCondition(st *e2e.Stanza) string {
