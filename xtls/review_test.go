@@ -223,3 +223,40 @@ func TestDataAfterClose(t *testing.T) {
 		t.Fatalf("data after close: %v %v", err, reply)
 	}
 }
+
+// RFC 6120 §8.2.3: every IQ-set gets a result or an error, a replayed
+// Jingle action too: <unexpected-request/> with <out-of-order/>, and
+// ErrReplay for the caller. The session goes on.
+func TestReplayedJingleAnswered(t *testing.T) {
+	a, b := pair(t, Options{})
+	route := map[*Session]*Session{a: b, b: a}
+	seen := map[string]*e2e.Stanza{}
+	p := pumpWith(t, route, a, encrypt(t, a, msg(julietFull, romeoFull, "hi")), func(to *Session, st *e2e.Stanza) *e2e.Stanza {
+		if act := action(st); act != "" && seen[act] == nil {
+			seen[act] = st.Clone()
+		}
+		return st
+	})
+	if len(p.errs) != 0 || len(p.opened[b]) != 1 {
+		t.Fatalf("%v", p.errs)
+	}
+	for act, to := range map[string]*Session{"session-initiate": b, "session-accept": a, "security-info": b} {
+		st := seen[act]
+		if st == nil {
+			t.Fatalf("no %s on the wire", act)
+		}
+		res, err := to.Receive(context.Background(), st)
+		if !errors.Is(err, e2e.ErrReplay) || len(res.Replies) != 1 || res.Replies[0].ID != st.ID ||
+			errorCondition(res.Replies[0]) != "unexpected-request" || appCondition(res.Replies[0]) != "out-of-order" {
+			t.Fatalf("replayed %s: %v %v", act, err, res.Replies)
+		}
+		// The sender ignores the error: the IQ it answers is long done.
+		if _, err := route[to].Receive(context.Background(), res.Replies[0]); err != nil {
+			t.Fatalf("the error to a replayed %s: %v", act, err)
+		}
+	}
+	p = pump(t, route, a, encrypt(t, a, msg(julietFull, romeoFull, "still here")))
+	if len(p.errs) != 0 || len(p.opened[b]) != 1 {
+		t.Fatalf("after the replays: %v", p.errs)
+	}
+}

@@ -397,9 +397,29 @@ func (s *session) jingleLocked(st *e2e.Stanza, el *e2e.Element) error {
 	t := s.tunnels[k]
 	if j.Action == "session-initiate" {
 		if t != nil || s.ended[k] {
+			// Every IQ-set gets an answer (RFC 6120 §8.2.3), a replay too.
+			s.out = append(s.out, outOfOrder(s.cfg.JID, st))
 			return fmt.Errorf("xtls: %w: session-initiate for existing session %q", e2e.ErrReplay, j.SID)
 		}
-		return s.onInitiateLocked(st, j)
+		own := s.crossingInitiateLocked(st.From)
+		if own != nil && j.xmlstreamContent() != nil && own.sid < j.SID {
+			// XEP-0166 §7.2 (tie-breaking): both sides initiated at once;
+			// the session-initiate with the lower sid ("i;octet") wins, and
+			// the other one gets <conflict/> with <tie-break/>.
+			s.out = append(s.out, iqError(s.cfg.JID, st, "cancel", "conflict",
+				&e2e.Element{Name: xmlName(nsJingleErrors, "tie-break")}))
+			return nil
+		}
+		err := s.onInitiateLocked(st, j)
+		if nt := s.tunnels[k]; own != nil && nt != nil && j.xmlstreamContent() != nil {
+			// The peer's session-initiate won: ours is dropped without a
+			// session-terminate (the peer refuses it with <tie-break/>),
+			// and what it held back goes through the peer's session.
+			nt.held = append(nt.held, own.held...)
+			own.held = nil
+			s.endLocked(own)
+		}
+		return err
 	}
 	if t == nil {
 		s.out = append(s.out, iqError(s.cfg.JID, st, "cancel", "item-not-found",
@@ -412,22 +432,21 @@ func (s *session) jingleLocked(st *e2e.Stanza, el *e2e.Element) error {
 	switch j.Action {
 	case "session-accept":
 		if !t.initiator || t.state != stInitiated {
+			s.out = append(s.out, outOfOrder(s.cfg.JID, st))
 			if t.initiator {
 				return fmt.Errorf("xtls: %w: repeated session-accept", e2e.ErrReplay)
 			}
-			s.out = append(s.out, iqError(s.cfg.JID, st, "cancel", "unexpected-request",
-				&e2e.Element{Name: xmlName(nsJingleErrors, "out-of-order")}))
 			return fmt.Errorf("xtls: %w: session-accept out of order", e2e.ErrMalformed)
 		}
 		s.out = append(s.out, iqResult(s.cfg.JID, st))
 		return s.onAcceptLocked(t, j)
 	case "security-info":
 		if t.initiator {
-			s.out = append(s.out, iqError(s.cfg.JID, st, "cancel", "unexpected-request",
-				&e2e.Element{Name: xmlName(nsJingleErrors, "out-of-order")}))
+			s.out = append(s.out, outOfOrder(s.cfg.JID, st))
 			return fmt.Errorf("xtls: %w: security-info sent to the initiator", e2e.ErrMalformed)
 		}
 		if t.gotSecInfo {
+			s.out = append(s.out, outOfOrder(s.cfg.JID, st))
 			return fmt.Errorf("xtls: %w: repeated security-info", e2e.ErrReplay)
 		}
 		c := j.contentFor(t.creator, t.content)
@@ -481,8 +500,7 @@ func (s *session) jingleLocked(st *e2e.Stanza, el *e2e.Element) error {
 		return nil
 	case "content-accept", "content-reject", "transport-accept", "transport-reject":
 		// They answer a content-add or transport-replace; we send neither.
-		s.out = append(s.out, iqError(s.cfg.JID, st, "cancel", "unexpected-request",
-			&e2e.Element{Name: xmlName(nsJingleErrors, "out-of-order")}))
+		s.out = append(s.out, outOfOrder(s.cfg.JID, st))
 		return fmt.Errorf("xtls: %w: Jingle %s answers nothing we sent", e2e.ErrMalformed, j.Action)
 	case "content-modify", "content-remove":
 		// Defined by XEP-0166 but not supported (see docs/xtls.md).
@@ -494,6 +512,24 @@ func (s *session) jingleLocked(st *e2e.Stanza, el *e2e.Element) error {
 	s.out = append(s.out, iqError(s.cfg.JID, st, "cancel", "feature-not-implemented",
 		&e2e.Element{Name: xmlName(nsJingleErrors, "unsupported-info")}))
 	return fmt.Errorf("xtls: %w: Jingle action %q", e2e.ErrUnsupported, j.Action)
+}
+
+// outOfOrder answers a Jingle IQ-set that the session's state does not
+// allow: <unexpected-request/> with <out-of-order/> (XEP-0166 §8).
+func outOfOrder(local jid.JID, st *e2e.Stanza) *e2e.Stanza {
+	return iqError(local, st, "cancel", "unexpected-request", &e2e.Element{Name: xmlName(nsJingleErrors, "out-of-order")})
+}
+
+// crossingInitiateLocked returns our own session-initiate to peer that is
+// still unanswered by a session-accept, if any: a session-initiate from peer
+// now crossed it.
+func (s *session) crossingInitiateLocked(peer jid.JID) *tunnel {
+	for _, t := range s.tunnels {
+		if t.peer.Equal(peer) && t.initiator && t.state == stInitiated && !t.ended && !t.closing {
+			return t
+		}
+	}
+	return nil
 }
 
 // ourSecurity is the <security/> element we send: our SHA-256 fingerprint
