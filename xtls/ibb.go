@@ -83,11 +83,13 @@ type ibbConn struct {
 	// is short), and the check turns a truncated chunk into an immediate
 	// error instead of a tunnel that waits for the rest of a record.
 	aligned bool
-	// needOpen makes the receiver refuse data and <close/> until the peer
-	// has opened the bytestream (the responder of an ibb:1 session, where
-	// the initiator sends <open/>, with the block-size of session-accept);
-	// opened records that it did.
-	needOpen, opened bool
+	// needOpen makes the receiver refuse data and <close/> until the
+	// bytestream is open; opened records that it is. With peerOpens (the
+	// responder of an ibb:1 session) the peer's <open/> opens it, with the
+	// block-size of session-accept; otherwise (the initiator) the session
+	// marks it open once session-accept arrived (ibb:0) or its own <open/>
+	// was acknowledged (ibb:1).
+	needOpen, peerOpens, opened bool
 	recHdr           []byte // partial TLS record header received
 	recLeft          int    // bytes of the current TLS record body still to come
 	send             func(st *e2e.Stanza, onResult func(*e2e.Stanza))
@@ -353,7 +355,7 @@ func (c *ibbConn) handleLocked(st *e2e.Stanza, el *e2e.Element) (*e2e.Stanza, er
 		return reply(iqError(c.local, st, "cancel", "item-not-found", nil)),
 			&IBBError{Cond: "item-not-found", Detail: "bytestream already ended", class: e2e.ErrDecrypt}
 	}
-	if c.needOpen && !c.opened && el.Name.Local != "open" {
+	if c.needOpen && !c.opened && (el.Name.Local != "open" || !c.peerOpens) {
 		return fail("item-not-found", "<"+el.Name.Local+"/> before <open/>")
 	}
 	switch el.Name.Local {

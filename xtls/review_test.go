@@ -3,6 +3,7 @@ package xtls
 import (
 	"context"
 	"errors"
+	"strconv"
 	"testing"
 
 	"github.com/xmppe2e/xmppe2e/e2e"
@@ -258,5 +259,52 @@ func TestReplayedJingleAnswered(t *testing.T) {
 	p = pump(t, route, a, encrypt(t, a, msg(julietFull, romeoFull, "still here")))
 	if len(p.errs) != 0 || len(p.opened[b]) != 1 {
 		t.Fatalf("after the replays: %v", p.errs)
+	}
+}
+
+// XEP-0047 §2.2 and XEP-0261 §2.2: the initiator's bytestream exists once
+// session-accept has arrived (ibb:0), or once its <open/> is acknowledged
+// (ibb:1). Data from the responder before then names no open bytestream:
+// <item-not-found/>, and the session ends with <failed-transport/>.
+func TestInitiatorRefusesDataBeforeItOpens(t *testing.T) {
+	for _, ns := range []string{nsIBB0, nsIBB1} {
+		t.Run(ns[len(ns)-5:], func(t *testing.T) {
+			a, _ := pair(t, Options{Transport: ns})
+			init := encrypt(t, a, msg(julietFull, romeoFull, "hi"))[0]
+			j, err := parseJingle(jingleChild(init))
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := ibbElement("data")
+			d.Attr = attrs("seq", "0", "sid", j.Contents[0].Transport.SID)
+			d.SetText("FgMDAAA=")
+			res, err := a.Receive(context.Background(), iqSet(romeoFull, julietFull, "early", d))
+			var ie *IBBError
+			if !errors.As(err, &ie) || ie.Cond != "item-not-found" || len(res.Replies) == 0 || errorCondition(res.Replies[0]) != "item-not-found" {
+				t.Fatalf("data before the bytestream is open: %v %v", err, res.Replies)
+			}
+			if !has(terminations(res.Replies), "failed-transport") {
+				t.Fatalf("no <failed-transport/>: %v", res.Replies)
+			}
+		})
+	}
+}
+
+// XEP-0261 §2.2: the initiator opens the bytestream. An <open/> from the
+// responder names a bytestream that is already open: <not-acceptable/>.
+func TestInitiatorRefusesResponderOpen(t *testing.T) {
+	a, _, _ := established(t, Options{})
+	a.s.mu.Lock()
+	var sid string
+	var block int
+	for _, tu := range a.tunnels {
+		sid, block = tu.tr.SID, tu.tr.BlockSize
+	}
+	a.s.mu.Unlock()
+	o := ibbElement("open")
+	o.Attr = attrs("block-size", strconv.Itoa(block), "sid", sid, "stanza", "iq")
+	res, err := a.Receive(context.Background(), iqSet(romeoFull, julietFull, "o2", o))
+	if err == nil || len(res.Replies) != 1 || errorCondition(res.Replies[0]) != "not-acceptable" {
+		t.Fatalf("open from the responder: %v %v", err, res.Replies)
 	}
 }

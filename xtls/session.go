@@ -376,9 +376,12 @@ func (s *session) ibbLocked(st *e2e.Stanza, el *e2e.Element) error {
 		}
 		return fmt.Errorf("xtls: %w: no bytestream %q with %s", e2e.ErrDecrypt, sid, st.From)
 	}
+	n := len(s.out)
 	reply, err := t.conn.handleLocked(st, el)
 	if reply != nil {
-		s.out = append(s.out, reply)
+		// The answer to the chunk goes out before the session-terminate
+		// that a fatal chunk caused.
+		s.out = append(s.out[:n], append([]*e2e.Stanza{reply}, s.out[n:]...)...)
 	}
 	if t.conn.err != nil && !t.ended {
 		s.failLocked(t, "failed-transport", t.conn.err, true)
@@ -564,7 +567,8 @@ func (s *session) newTunnelLocked(peer jid.JID, sid string, initiator bool, tr t
 	t.conn.send = func(st *e2e.Stanza, h func(*e2e.Stanza)) { s.sendLocked(t, st, h) }
 	t.conn.newID = s.newIDLocked
 	t.conn.aligned = !s.opts.SplitRecords
-	t.conn.needOpen = !initiator && tr.NS == nsIBB1
+	t.conn.needOpen = initiator || tr.NS == nsIBB1
+	t.conn.peerOpens = !initiator && tr.NS == nsIBB1
 	t.conn.onFail = func(err error) { s.failLocked(t, "failed-transport", err, true) }
 	s.tunnels[key(peer, sid)] = t
 	s.byIBB[key(peer, tr.SID)] = t
@@ -678,10 +682,12 @@ func (s *session) onAcceptLocked(t *tunnel, j *jingle) error {
 				s.failLocked(t, "failed-transport", &IBBError{Cond: errorCondition(res), Remote: true, Detail: "peer refused <open/>", class: e2e.ErrMalformed}, true)
 				return
 			}
+			t.conn.opened = true
 			t.startLocked()
 		})
 		return nil
 	}
+	t.conn.opened = true
 	t.startLocked()
 	return nil
 }
