@@ -90,11 +90,11 @@ type ibbConn struct {
 	// marks it open once session-accept arrived (ibb:0) or its own <open/>
 	// was acknowledged (ibb:1).
 	needOpen, peerOpens, opened bool
-	recHdr           []byte // partial TLS record header received
-	recLeft          int    // bytes of the current TLS record body still to come
-	send             func(st *e2e.Stanza, onResult func(*e2e.Stanza))
-	newID            func() string
-	onFail           func(err error) // a fatal transport error happened (lock held)
+	recHdr                      []byte // partial TLS record header received
+	recLeft                     int    // bytes of the current TLS record body still to come
+	send                        func(st *e2e.Stanza, onResult func(*e2e.Stanza))
+	newID                       func() string
+	onFail                      func(err error) // a fatal transport error happened (lock held)
 
 	sendSeq, recvSeq uint16
 	queue            [][]byte
