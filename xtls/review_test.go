@@ -308,3 +308,27 @@ func TestInitiatorRefusesResponderOpen(t *testing.T) {
 		t.Fatalf("open from the responder: %v %v", err, res.Replies)
 	}
 }
+
+// XEP-0047 §9: base64 characters outside the alphabet are rejected, not
+// ignored, and so is a pad character anywhere but at the end ("=AAA",
+// "BBBB=CCC"). XML whitespace is the one exception: the examples of
+// XEP-0047 and XEP-0247 wrap their chunks in line breaks and indentation
+// (docs/xtls.md, errata).
+func TestChunkBase64(t *testing.T) {
+	for _, bad := range []string{"=AAA", "BBBB=CCC", "QQ==QQ==", "QQ=", "QQ", "QR==", "QUJD\x00", "QUJD!", "QU JD\u00a0", "QUJD\v"} {
+		if _, err := decodeChunk(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	// The first chunk of XEP-0247's example 5, as printed.
+	wrapped := `
+    PHN0cmVhbTpzdHJlYW0geG1sbnM9J2phYmJlcjpjbGllbnQnIHhtbG5zOnN0cmVh
+    bT0naHR0cDovL2V0aGVyeC5qYWJiZXIub3JnL3N0cmVhbXMnIGZyb209J3JvbWVv
+    QG1vbnRhZ3VlLmxpdC9vcmNoYXJkJyB0bz0nanVsaWV0QGNhcHVsZXQubGl0L2Jh
+    bGNvbnknIHZlcnNpb249JzEuMCc+
+  `
+	b, err := decodeChunk(wrapped)
+	if err != nil || string(b) != "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' from='romeo@montague.lit/orchard' to='juliet@capulet.lit/balcony' version='1.0'>" {
+		t.Fatalf("%q %v", b, err)
+	}
+}
