@@ -71,7 +71,7 @@ func TestOpenBlockSizeMustMatchAccept(t *testing.T) {
 	}
 }
 
-// XEP-0166 §7.3: an informational message whose payload we do not
+// XEP-0166 §6.8: an informational message whose payload we do not
 // understand gets <feature-not-implemented/> + <unsupported-info/>; an
 // empty session-info (a ping) gets a result.
 func TestInformationalPayload(t *testing.T) {
@@ -147,7 +147,7 @@ func TestInitiatorAttributeIgnored(t *testing.T) {
 	}
 }
 
-// XEP-0166 §7.4 (the 'creator' attribute): a content without 'creator' is
+// XEP-0166 §7.3 (the 'creator' attribute): a content without 'creator' is
 // the initiator's (the default), and the accept says so; a session-initiate
 // whose content claims the responder created it, or that has no name, is
 // malformed.
@@ -309,7 +309,7 @@ func TestInitiatorRefusesResponderOpen(t *testing.T) {
 	}
 }
 
-// XEP-0047 §9: base64 characters outside the alphabet are rejected, not
+// XEP-0047 §6: base64 characters outside the alphabet are rejected, not
 // ignored, and so is a pad character anywhere but at the end ("=AAA",
 // "BBBB=CCC"). XML whitespace is the one exception: the examples of
 // XEP-0047 and XEP-0247 wrap their chunks in line breaks and indentation

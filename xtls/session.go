@@ -406,7 +406,7 @@ func (s *session) jingleLocked(st *e2e.Stanza, el *e2e.Element) error {
 		}
 		own := s.crossingInitiateLocked(st.From)
 		if own != nil && j.xmlstreamContent() != nil && own.sid < j.SID {
-			// XEP-0166 §7.2 (tie-breaking): both sides initiated at once;
+			// XEP-0166 §7.2.16 (tie breaking): both sides initiated at once;
 			// the session-initiate with the lower sid ("i;octet") wins, and
 			// the other one gets <conflict/> with <tie-break/>.
 			s.out = append(s.out, iqError(s.cfg.JID, st, "cancel", "conflict",
@@ -475,7 +475,7 @@ func (s *session) jingleLocked(st *e2e.Stanza, el *e2e.Element) error {
 		}
 		return &TerminatedError{Reason: j.Reason, Text: j.ReasonText, Remote: true}
 	case "session-info", "transport-info", "description-info":
-		// XEP-0166 §7.3: an informational message whose payload we do not
+		// XEP-0166 §6.8: an informational message whose payload we do not
 		// understand (XTLS defines none) gets <unsupported-info/>; an
 		// empty one (a session ping) is acknowledged.
 		if hasPayload(el) {
@@ -484,7 +484,7 @@ func (s *session) jingleLocked(st *e2e.Stanza, el *e2e.Element) error {
 		s.out = append(s.out, iqResult(s.cfg.JID, st))
 		return nil
 	case "content-add", "transport-replace":
-		// XEP-0166 §7.2: the recipient of content-add or transport-replace
+		// XEP-0166 §7.2.2, §7.2.15: the recipient of content-add or transport-replace
 		// MUST answer with content-reject or transport-reject. XTLS runs
 		// one XML-stream content over the transport whose TLS it checked.
 		s.out = append(s.out, iqResult(s.cfg.JID, st))
@@ -512,13 +512,14 @@ func (s *session) jingleLocked(st *e2e.Stanza, el *e2e.Element) error {
 		s.out = append(s.out, iqError(s.cfg.JID, st, "cancel", "bad-request", nil))
 		return fmt.Errorf("xtls: %w: undefined Jingle action %q", e2e.ErrMalformed, j.Action)
 	}
-	s.out = append(s.out, iqError(s.cfg.JID, st, "cancel", "feature-not-implemented",
+	// The error type is that of XEP-0166's example (§6.8).
+	s.out = append(s.out, iqError(s.cfg.JID, st, "modify", "feature-not-implemented",
 		&e2e.Element{Name: xmlName(nsJingleErrors, "unsupported-info")}))
 	return fmt.Errorf("xtls: %w: Jingle action %q", e2e.ErrUnsupported, j.Action)
 }
 
 // outOfOrder answers a Jingle IQ-set that the session's state does not
-// allow: <unexpected-request/> with <out-of-order/> (XEP-0166 §8).
+// allow: <unexpected-request/> with <out-of-order/> (XEP-0166 §10).
 func outOfOrder(local jid.JID, st *e2e.Stanza) *e2e.Stanza {
 	return iqError(local, st, "cancel", "unexpected-request", &e2e.Element{Name: xmlName(nsJingleErrors, "out-of-order")})
 }
@@ -630,8 +631,8 @@ func (s *session) onInitiateLocked(st *e2e.Stanza, j *jingle) error {
 
 // checkInitiateContents applies XEP-0166's rules for the contents of a
 // session-initiate: at least one content; each one named and created by the
-// initiator (§7.4; 'creator' defaults to "initiator"); at least one of
-// disposition "session" (§7.2, session-initiate).
+// initiator (§7.3; 'creator' defaults to "initiator"); at least one of
+// disposition "session" (§7.2.10).
 func checkInitiateContents(j *jingle) error {
 	if len(j.Contents) == 0 {
 		return errors.New("session-initiate without <content/>")
