@@ -332,3 +332,17 @@ func TestChunkBase64(t *testing.T) {
 		t.Fatalf("%q %v", b, err)
 	}
 }
+
+// RFC 6120 §8.2.3: an IQ-get is answered too, even one that carries Jingle
+// or IBB, which only IQ-sets may: <bad-request/>.
+func TestJingleInGetAnswered(t *testing.T) {
+	a, _, _ := established(t, Options{})
+	for _, el := range []*e2e.Element{(&jingle{Action: "session-info", SID: tunnelSID(t, a, romeoFull)}).element(), ibbElement("close")} {
+		st := iqSet(romeoFull, julietFull, "g1", el)
+		st.Type = "get"
+		res, err := a.Receive(context.Background(), st)
+		if !errors.Is(err, e2e.ErrMalformed) || len(res.Replies) != 1 || errorCondition(res.Replies[0]) != "bad-request" {
+			t.Fatalf("<%s/> in an IQ-get: %v %v", el.Name.Local, err, res.Replies)
+		}
+	}
+}

@@ -316,6 +316,9 @@ func (s *session) dispatchLocked(st *e2e.Stanza) error {
 		return fmt.Errorf("xtls: %w: iq of type %q", e2e.ErrMalformed, st.Type)
 	}
 	if st.Kind == e2e.IQ && st.Type != "set" && (jingleChild(st) != nil || ibbChild(st) != nil) {
+		if st.Type == "get" { // answered, as every IQ-get (RFC 6120 §8.2.3)
+			s.out = append(s.out, iqError(s.cfg.JID, st, "modify", "bad-request", nil))
+		}
 		return fmt.Errorf("xtls: %w: Jingle or IBB in an iq of type %q", e2e.ErrMalformed, st.Type)
 	}
 	switch st.Kind {
