@@ -90,11 +90,14 @@ type ibbConn struct {
 	// marks it open once session-accept arrived (ibb:0) or its own <open/>
 	// was acknowledged (ibb:1).
 	needOpen, peerOpens, opened bool
-	recHdr                      []byte // partial TLS record header received
-	recLeft                     int    // bytes of the current TLS record body still to come
-	send                        func(st *e2e.Stanza, onResult func(*e2e.Stanza))
-	newID                       func() string
-	onFail                      func(err error) // a fatal transport error happened (lock held)
+	// fixedBlock: the block-size was negotiated in Jingle (XEP-0261), so
+	// an <open/> must carry exactly that value.
+	fixedBlock bool
+	recHdr     []byte // partial TLS record header received
+	recLeft    int    // bytes of the current TLS record body still to come
+	send       func(st *e2e.Stanza, onResult func(*e2e.Stanza))
+	newID      func() string
+	onFail     func(err error) // a fatal transport error happened (lock held)
 
 	sendSeq, recvSeq uint16
 	queue            [][]byte
@@ -368,7 +371,7 @@ func (c *ibbConn) handleLocked(st *e2e.Stanza, el *e2e.Element) (*e2e.Stanza, er
 		// <resource-constraint/>. Under Jingle (XEP-0261 §2.2) the size was
 		// negotiated in session-accept, and an <open/> with any other value,
 		// smaller ones included, gets the same error.
-		if bs > c.block || (c.needOpen && bs != c.block) {
+		if bs > c.block || (c.fixedBlock && bs != c.block) {
 			return reply(iqError(c.local, st, "modify", "resource-constraint", nil)),
 				&IBBError{Cond: "resource-constraint", Detail: fmt.Sprintf("block-size %d, negotiated %d", bs, c.block), class: e2e.ErrMalformed}
 		}

@@ -346,3 +346,23 @@ func TestJingleInGetAnswered(t *testing.T) {
 		}
 	}
 }
+
+// Under ibb:0 the Jingle negotiation replaces the <open/> (XEP-0261 v0.2),
+// and an <open/> the responder acknowledges anyway must not change the
+// negotiated block-size either.
+func TestOpenUnderIBB0KeepsBlockSize(t *testing.T) {
+	_, b, _ := established(t, Options{Transport: nsIBB0})
+	b.s.mu.Lock()
+	var sid string
+	var block int
+	for _, tu := range b.tunnels {
+		sid, block = tu.tr.SID, tu.conn.block
+	}
+	b.s.mu.Unlock()
+	o := ibbElement("open")
+	o.Attr = attrs("block-size", strconv.Itoa(block/2), "sid", sid)
+	res, _ := b.Receive(context.Background(), iqSet(julietFull, romeoFull, "o0", o))
+	if len(res.Replies) != 1 || errorCondition(res.Replies[0]) != "resource-constraint" {
+		t.Fatalf("smaller block-size in an ibb:0 <open/>: %v", res.Replies)
+	}
+}

@@ -573,6 +573,7 @@ func (s *session) newTunnelLocked(peer jid.JID, sid string, initiator bool, tr t
 	t.conn.aligned = !s.opts.SplitRecords
 	t.conn.needOpen = initiator || tr.NS == nsIBB1
 	t.conn.peerOpens = !initiator && tr.NS == nsIBB1
+	t.conn.fixedBlock = true
 	t.conn.onFail = func(err error) { s.failLocked(t, "failed-transport", err, true) }
 	s.tunnels[key(peer, sid)] = t
 	s.byIBB[key(peer, tr.SID)] = t
