@@ -201,6 +201,11 @@ func TestSecurityInfoCreatorMustMatch(t *testing.T) {
 	if reply == nil || errorCondition(reply) != "bad-request" || len(p.opened[b]) != 0 {
 		t.Fatalf("security-info for another content: %v; romeo opened %d", reply, len(p.opened[b]))
 	}
+	// Juliet ends the session she can no longer use, and tells romeo
+	// (XEP-0166 §6.7), who would otherwise wait for the handshake.
+	if !has(terminations(p.wire), "general-error") {
+		t.Fatalf("no session-terminate after the refused security-info: %v", terminations(p.wire))
+	}
 }
 
 // XEP-0047 §2.3: after a <close/>, both parties consider the bytestream

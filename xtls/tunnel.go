@@ -62,10 +62,13 @@ type tunnel struct {
 }
 
 // jingleResultLocked handles the answer to one of our Jingle IQs: an error
-// ends the session (the peer has refused it; no session-terminate needed).
+// ends the session. A refused session-initiate leaves no session at the
+// peer (XEP-0166 §6.3.2), so nothing more is sent; after any other refused
+// action the peer still has the session, and session-terminate tells it.
 func (t *tunnel) jingleResultLocked(res *e2e.Stanza) {
 	if res.Type == "error" && !t.ended {
-		t.s.failLocked(t, "general-error", fmt.Errorf("xtls: %w: peer answered Jingle with <%s/>", e2e.ErrMalformed, errorCondition(res)), false)
+		refusedInitiate := t.initiator && t.state == stInitiated
+		t.s.failLocked(t, "general-error", fmt.Errorf("xtls: %w: peer answered Jingle with <%s/>", e2e.ErrMalformed, errorCondition(res)), !refusedInitiate)
 	}
 }
 
