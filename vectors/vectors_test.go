@@ -8,10 +8,13 @@ package vectors_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -206,5 +209,74 @@ func TestSeededCryptoHint(t *testing.T) {
 	_, err = vectors.Check(context.Background(), xtls.Scheme, &g, g.Tests[0])
 	if err == nil || !strings.Contains(err.Error(), "GODEBUG=cryptocustomrand=1") {
 		t.Fatalf("replay without cryptocustomrand: %v, want the hint", err)
+	}
+}
+
+// The published schema and the Go types say the same: every field of the
+// file, group, key and vector types is a property of the schema at that
+// level (and the other way round), the required ones are the fields without
+// omitempty, and the error enum is e2e's class list.
+func TestSchemaMatchesTypes(t *testing.T) {
+	b, err := os.ReadFile("vectors.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type node struct {
+		Required   []string         `json:"required"`
+		Properties map[string]*node `json:"properties"`
+		Items      *node            `json:"items"`
+		Additional json.RawMessage  `json:"additionalProperties"`
+		Enum       []string         `json:"enum"`
+	}
+	var root node
+	if err := json.Unmarshal(b, &root); err != nil {
+		t.Fatal(err)
+	}
+	var keyNode node
+	groups := root.Properties["testGroups"].Items
+	if err := json.Unmarshal(groups.Properties["keys"].Additional, &keyNode); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		typ  reflect.Type
+		n    *node
+	}{
+		{"file", reflect.TypeFor[vectors.File](), &root},
+		{"group", reflect.TypeFor[vectors.Group](), groups},
+		{"key", reflect.TypeFor[vectors.Key](), &keyNode},
+		{"vector", reflect.TypeFor[vectors.Vector](), groups.Properties["tests"].Items},
+	} {
+		var fields, required []string
+		for i := range c.typ.NumField() {
+			name, opts, _ := strings.Cut(c.typ.Field(i).Tag.Get("json"), ",")
+			fields = append(fields, name)
+			if opts != "omitempty" {
+				required = append(required, name)
+			}
+		}
+		var props []string
+		for p := range c.n.Properties {
+			props = append(props, p)
+		}
+		slices.Sort(fields)
+		slices.Sort(props)
+		slices.Sort(required)
+		want := slices.Sorted(slices.Values(c.n.Required))
+		if !slices.Equal(fields, props) {
+			t.Errorf("%s: Go fields %v, schema properties %v", c.name, fields, props)
+		}
+		if !slices.Equal(required, want) {
+			t.Errorf("%s: Go required %v, schema required %v", c.name, required, want)
+		}
+	}
+	var classes []string
+	for _, c := range e2e.Classes {
+		classes = append(classes, e2e.ClassOf(c))
+	}
+	slices.Sort(classes)
+	enum := slices.Sorted(slices.Values(groups.Properties["tests"].Items.Properties["error"].Enum))
+	if !slices.Equal(classes, enum) {
+		t.Errorf("e2e classes %v, schema error enum %v", classes, enum)
 	}
 }

@@ -19,13 +19,6 @@
 // --now RFC3339 or the environment variable XMPPE2E_NOW, else the system
 // clock. On failure xmppe2e prints one line naming the cause on stderr,
 // nothing on stdout, and exits 1; usage errors exit 2.
-//
-// The xtls test vectors replay recorded TLS handshakes, which needs crypto
-// to honour a seeded random source: Go 1.26 ignores it unless
-// cryptocustomrand is set, as it is here. Keys and sessions outside the
-// vectors still use crypto/rand.
-//
-//go:debug cryptocustomrand=1
 package main
 
 import (

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/xmppe2e/xmppe2e/e2e"
 	"github.com/xmppe2e/xmppe2e/vectors"
@@ -22,6 +23,7 @@ var vectorsCmd = &command{
 			if len(e.args) == 0 {
 				return usagef("verify or generate?")
 			}
+			seededCrypto()
 			sub := flag.NewFlagSet("xmppe2e vectors "+e.args[0], flag.ContinueOnError)
 			sub.SetOutput(io.Discard)
 			scheme := sub.String("scheme", "", "only this scheme")
@@ -42,6 +44,20 @@ var vectorsCmd = &command{
 			return usagef("unknown action %q: verify or generate", e.args[0])
 		}
 	},
+}
+
+// seededCrypto makes crypto honour the seeded random sources of the
+// vectors' receivers, for this process: the xtls transcripts replay only if
+// the TLS key shares come from the seed, which Go 1.26 and later allow only
+// with GODEBUG=cryptocustomrand=1 (read again when the variable changes).
+// Only the vectors command sets it: with it, crypto also reads a stray byte
+// from a seeded source half of the time (randutil.MaybeReadByte), which
+// would make the harness's capture of seeded OTR state irreproducible.
+func seededCrypto() {
+	if vectors.SeededCrypto() {
+		return
+	}
+	os.Setenv("GODEBUG", strings.TrimPrefix(os.Getenv("GODEBUG")+",cryptocustomrand=1", ","))
 }
 
 // parseSub parses the flags after the action; --help prints them.

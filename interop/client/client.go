@@ -395,8 +395,11 @@ func (c *Client) dispatch(st *e2e.Stanza) {
 			return
 		}
 	}
+	// IQ errors go to the session like IQ results: they answer its own IQs
+	// (an XTLS bytestream chunk, a JOSE key request). Bounced messages and
+	// presence errors do not.
 	s := c.session(st.From)
-	if s == nil || st.Type == "error" || (st.Kind == e2e.Presence && !hasExtension(st)) {
+	if s == nil || (st.Type == "error" && st.Kind != e2e.IQ) || (st.Kind == e2e.Presence && !hasExtension(st)) {
 		c.events <- Event{Wire: st}
 		return
 	}

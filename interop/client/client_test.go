@@ -177,3 +177,21 @@ func TestRepliesOfflineOnlineSecondDevice(t *testing.T) {
 	back.Send(ctx, st)
 	nextEvent(t, phone, func(ev client.Event) bool { return ev.Wire.Body() == "to the phone only" })
 }
+
+// An IQ error answers an IQ a session sent (an XTLS chunk, a JOSE key
+// request): it reaches the session, while bounced messages do not.
+func TestIQErrorsReachTheSession(t *testing.T) {
+	_, login := setup(t)
+	ctx := context.Background()
+	juliet := login("juliet", "balcony")
+	juliet.SetSession(jid.MustParse("romeo@montague.lit"), ackSession{})
+	iq := &e2e.Stanza{Kind: e2e.IQ, Type: "set", ID: "chunk-1", To: jid.MustParse("romeo@montague.lit/nowhere"),
+		Children: []*e2e.Element{e2e.NewElement("http://jabber.org/protocol/ibb", "data", "AAAA")}}
+	if err := juliet.Send(ctx, iq); err != nil {
+		t.Fatal(err)
+	}
+	ev := nextEvent(t, juliet, func(ev client.Event) bool { return ev.Wire.Kind == e2e.IQ && ev.Wire.ID == "chunk-1" })
+	if ev.Wire.Type != "error" || !ev.Session || len(ev.Opened) != 1 {
+		t.Fatalf("IQ %s error: session %v, opened %d", ev.Wire.Type, ev.Session, len(ev.Opened))
+	}
+}
