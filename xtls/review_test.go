@@ -27,6 +27,16 @@ func tunnelSID(t *testing.T, s *Session, peer jid.JID) string {
 	return ""
 }
 
+// bytestream returns the IBB sid and block-size of s's only tunnel.
+func bytestream(s *Session) (sid string, block int) {
+	s.s.mu.Lock()
+	defer s.s.mu.Unlock()
+	for _, tu := range s.tunnels {
+		sid, block = tu.tr.SID, tu.conn.block
+	}
+	return sid, block
+}
+
 // jingleSet is a Jingle IQ-set from romeo to juliet.
 func jingleSet(id string, j *jingle) *e2e.Stanza {
 	return iqSet(romeoFull, julietFull, id, j.element())
@@ -299,13 +309,7 @@ func TestInitiatorRefusesDataBeforeItOpens(t *testing.T) {
 // responder names a bytestream that is already open: <not-acceptable/>.
 func TestInitiatorRefusesResponderOpen(t *testing.T) {
 	a, _, _ := established(t, Options{})
-	a.s.mu.Lock()
-	var sid string
-	var block int
-	for _, tu := range a.tunnels {
-		sid, block = tu.tr.SID, tu.tr.BlockSize
-	}
-	a.s.mu.Unlock()
+	sid, block := bytestream(a)
 	o := ibbElement("open")
 	o.Attr = attrs("block-size", strconv.Itoa(block), "sid", sid, "stanza", "iq")
 	res, err := a.Receive(context.Background(), iqSet(romeoFull, julietFull, "o2", o))
@@ -357,13 +361,7 @@ func TestJingleInGetAnswered(t *testing.T) {
 // negotiated block-size either.
 func TestOpenUnderIBB0KeepsBlockSize(t *testing.T) {
 	_, b, _ := established(t, Options{Transport: nsIBB0})
-	b.s.mu.Lock()
-	var sid string
-	var block int
-	for _, tu := range b.tunnels {
-		sid, block = tu.tr.SID, tu.conn.block
-	}
-	b.s.mu.Unlock()
+	sid, block := bytestream(b)
 	o := ibbElement("open")
 	o.Attr = attrs("block-size", strconv.Itoa(block/2), "sid", sid)
 	res, _ := b.Receive(context.Background(), iqSet(julietFull, romeoFull, "o0", o))
