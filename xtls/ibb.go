@@ -376,6 +376,10 @@ func (c *ibbConn) handleLocked(st *e2e.Stanza, el *e2e.Element) (*e2e.Stanza, er
 				&IBBError{Cond: "resource-constraint", Detail: fmt.Sprintf("block-size %d, negotiated %d", bs, c.block), class: e2e.ErrMalformed}
 		}
 		if c.opened {
+			if c.needOpen && !c.peerOpens { // we are the initiator
+				return reply(iqError(c.local, st, "cancel", "not-acceptable", nil)),
+					&IBBError{Cond: "not-acceptable", Detail: "<open/> from the responder: the initiator opens the bytestream", class: e2e.ErrMalformed}
+			}
 			return reply(iqError(c.local, st, "cancel", "not-acceptable", nil)),
 				&IBBError{Cond: "not-acceptable", Detail: "bytestream opened twice", class: e2e.ErrReplay}
 		}

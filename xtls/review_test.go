@@ -313,7 +313,7 @@ func TestInitiatorRefusesResponderOpen(t *testing.T) {
 	o := ibbElement("open")
 	o.Attr = attrs("block-size", strconv.Itoa(block), "sid", sid, "stanza", "iq")
 	res, err := a.Receive(context.Background(), iqSet(romeoFull, julietFull, "o2", o))
-	if err == nil || len(res.Replies) != 1 || errorCondition(res.Replies[0]) != "not-acceptable" {
+	if !errors.Is(err, e2e.ErrMalformed) || len(res.Replies) != 1 || errorCondition(res.Replies[0]) != "not-acceptable" {
 		t.Fatalf("open from the responder: %v %v", err, res.Replies)
 	}
 }
