@@ -34,19 +34,47 @@ var compareCmd = &command{
 		srv := fs.String("server", "", "run the scenarios that need no malicious server against the external server at `HOST:PORT`")
 		accounts := fs.String("accounts", "", "with --server: `FILE` of accounts (lines: juliet|romeo|mercutio JID PASSWORD; ca PEMFILE)")
 		return func() error {
+			if len(e.args) > 0 {
+				return usagef("unexpected arguments %q", e.args)
+			}
 			list, err := pickSchemes(e.schemes, *names)
 			if err != nil {
 				return err
 			}
+			if *samples < 1 {
+				return usagef("--samples must be at least 1")
+			}
+			// Fail now, not after the run, when a report cannot be written.
+			// The output directories are made first, so that the reports
+			// may go inside them.
+			for _, d := range []string{*htmlOut, *outDir} {
+				if d != "" {
+					if err := os.MkdirAll(d, 0o755); err != nil {
+						return err
+					}
+				}
+			}
+			for _, f := range []string{*jsonOut, *mdOut} {
+				if f == "" {
+					continue
+				}
+				if fi, err := os.Stat(filepath.Dir(f)); err != nil {
+					return err
+				} else if !fi.IsDir() {
+					return fmt.Errorf("%s is not a directory", filepath.Dir(f))
+				}
+			}
 			opt := interop.Options{Schemes: list, Seed: *seed, Samples: *samples, Sign: *sign}
 			if *scen != "" {
 				known := map[string]bool{}
+				var all []string
 				for _, s := range interop.Scenarios() {
 					known[s.Name] = true
+					all = append(all, s.Name)
 				}
 				for _, s := range strings.Split(*scen, ",") {
 					if !known[strings.TrimSpace(s)] {
-						return usagef("unknown scenario %q", s)
+						return usagef("unknown scenario %q (have: %s)", s, strings.Join(all, ", "))
 					}
 					opt.Only = append(opt.Only, strings.TrimSpace(s))
 				}
@@ -94,9 +122,7 @@ var compareCmd = &command{
 			if err != nil {
 				return err
 			}
-			if err := rep.WriteText(e.stdout); err != nil {
-				return err
-			}
+			// The files first: if one cannot be written, stdout stays empty.
 			if *jsonOut != "" {
 				if err := report.WriteFile(*jsonOut, rep.WriteJSON); err != nil {
 					return err
@@ -111,6 +137,11 @@ var compareCmd = &command{
 				if err := rep.WriteHTMLDir(*htmlOut); err != nil {
 					return err
 				}
+			}
+			if err := rep.WriteText(e.stdout); err != nil {
+				return err
+			}
+			if *htmlOut != "" {
 				fmt.Fprintf(e.stderr, "report: %s\n", filepath.Join(*htmlOut, report.HTMLFile))
 			}
 			fmt.Fprintf(e.stderr, "evidence: %s\n", opt.OutDir)
@@ -127,21 +158,25 @@ func pickSchemes(list []e2e.Scheme, names string) ([]e2e.Scheme, error) {
 		}
 		return list, nil
 	}
-	var out []e2e.Scheme
+	var have []string
+	var picked []e2e.Scheme
+	for _, s := range list {
+		have = append(have, s.Name())
+	}
 	for _, n := range strings.Split(names, ",") {
 		n = strings.TrimSpace(n)
 		found := false
 		for _, s := range list {
 			if s.Name() == n {
-				out = append(out, s)
+				picked = append(picked, s)
 				found = true
 			}
 		}
 		if !found {
-			return nil, usagef("unknown scheme %q", n)
+			return nil, usagef("unknown scheme %q (have: %s)", n, strings.Join(have, ", "))
 		}
 	}
-	return out, nil
+	return picked, nil
 }
 
 // progress shows the run: one rewritten status line on a terminal, one

@@ -13,12 +13,14 @@
 //	xmppe2e verify  --scheme S --from PEER.pub < wire.xml > opened.xml
 //	xmppe2e compare [flags]
 //	xmppe2e vectors verify [--scheme S] [DIR]
-//	xmppe2e vectors generate [--record] [--scheme S] [DIR]
+//	xmppe2e vectors generate [--record] [--scheme S] [--recordings DIR] [DIR]
+//	xmppe2e serve   --domain D --users FILE [flags]
 //
 // Every subcommand takes --help. Timestamp checks use the clock given by
 // --now RFC3339 or the environment variable XMPPE2E_NOW, else the system
 // clock. On failure xmppe2e prints one line naming the cause on stderr,
-// nothing on stdout, and exits 1; usage errors exit 2.
+// nothing on stdout, and exits 1; a mistake in the command line is one
+// line too, pointing at --help, with exit status 2.
 package main
 
 import (
@@ -114,8 +116,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 	}
 	if cmd == nil {
-		fmt.Fprintf(stderr, "xmppe2e: unknown command %q\n", name)
-		mainUsage(stderr)
+		fmt.Fprintf(stderr, "xmppe2e: unknown command %q (see 'xmppe2e help')\n", name)
 		return 2
 	}
 	e := &env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr, schemes: list, getenv: getenv}
@@ -128,8 +129,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			commandUsage(stdout, cmd, fs)
 			return 0
 		}
-		fmt.Fprintf(stderr, "xmppe2e %s: %v\n", cmd.name, err)
-		commandUsage(stderr, cmd, fs)
+		fmt.Fprintf(stderr, "xmppe2e %s: %v (see 'xmppe2e %s --help')\n", cmd.name, err, cmd.name)
 		return 2
 	}
 	e.args = fs.Args()
@@ -139,9 +139,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case err == nil, errors.Is(err, errHelpShown):
 		return 0
 	case errors.As(err, &u):
-		fmt.Fprintf(stderr, "xmppe2e %s: %s\n", cmd.name, u.msg)
-		commandUsage(stderr, cmd, fs)
+		fmt.Fprintf(stderr, "xmppe2e %s: %s (see 'xmppe2e %s --help')\n", cmd.name, oneLine(u.msg), cmd.name)
 		return 2
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		fmt.Fprintf(stderr, "xmppe2e %s: interrupted\n", cmd.name)
+		return 1
 	default:
 		fmt.Fprintf(stderr, "xmppe2e %s: %s\n", cmd.name, oneLine(err.Error()))
 		return 1

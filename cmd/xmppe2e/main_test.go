@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -51,6 +54,28 @@ func TestScripts(t *testing.T) {
 				}
 				ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(b.String()), 0o644))
 			},
+			// status CODE COMMAND [ARGS...]: run the command like exec and
+			// require exit status CODE; stdout and stderr are kept for the
+			// checks that follow.
+			"status": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) < 2 {
+					ts.Fatalf("usage: status CODE COMMAND [ARGS...]")
+				}
+				want, err := strconv.Atoi(args[0])
+				ts.Check(err)
+				err = ts.Exec(args[1], args[2:]...)
+				got := 0
+				var exit *exec.ExitError
+				switch {
+				case errors.As(err, &exit):
+					got = exit.ExitCode()
+				case err != nil:
+					ts.Fatalf("%s: %v", args[1], err)
+				}
+				if got != want {
+					ts.Fatalf("%s: exit status %d, want %d", args[1], got, want)
+				}
+			},
 			// mode FILE PERM: the file's permission bits are PERM (octal).
 			"mode": func(ts *testscript.TestScript, neg bool, args []string) {
 				if len(args) != 2 {
@@ -68,4 +93,17 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 	})
+}
+
+// An interrupted command (SIGINT, SIGTERM: the context ends) says so in one
+// line, rather than "context canceled", and writes nothing on stdout.
+func TestInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var stdout, stderr strings.Builder
+	code := run(ctx, []string{"compare", "--schemes", "toy", "--network", "memory", "--out", t.TempDir()},
+		strings.NewReader(""), &stdout, &stderr, []e2e.Scheme{&toy.Scheme{}}, func(string) string { return "" })
+	if code != 1 || stderr.String() != "xmppe2e compare: interrupted\n" || stdout.Len() != 0 {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 1, nothing, one line saying interrupted", code, stdout.String(), stderr.String())
+	}
 }

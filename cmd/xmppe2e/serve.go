@@ -88,13 +88,14 @@ var serveCmd = &command{
 					return fmt.Errorf("%s: %w", *users, err)
 				}
 			}
-			sum := sha256.Sum256(cert.Certificate[0])
-			fmt.Fprintf(e.stdout, "certificate SHA-256 fingerprint: %s\n", colonHex(sum[:]))
 			addr, err := srv.ListenC2S(*listen)
 			if err != nil {
 				srv.Close()
 				return err
 			}
+			// Printed once listening: a failed start writes nothing on stdout.
+			sum := sha256.Sum256(cert.Certificate[0])
+			fmt.Fprintf(e.stdout, "certificate SHA-256 fingerprint: %s\n", colonHex(sum[:]))
 			fmt.Fprintf(e.stdout, "serving %s on %s (%d accounts)\n", *domain, addr, len(accounts))
 			if *s2s != "" {
 				a, err := srv.ListenS2S(*s2s)

@@ -35,9 +35,9 @@ var keygenCmd = &command{
 	args:    "--scheme S --jid JID --out PREFIX",
 	summary: "Generate an identity: PREFIX.key (private, mode 0600) and PREFIX.pub, in the scheme's own key formats.",
 	flags: func(fs *flag.FlagSet, e *env) func() error {
-		name := fs.String("scheme", "", "the scheme (see 'xmppe2e schemes')")
-		addr := fs.String("jid", "", "the bare JID the identity is for")
-		out := fs.String("out", "", "the prefix of the two files written")
+		name := fs.String("scheme", "", "the scheme `NAME` (see 'xmppe2e schemes')")
+		addr := fs.String("jid", "", "the bare `JID` the identity is for")
+		out := fs.String("out", "", "the `PREFIX` of the two files written (neither may exist)")
 		return func() error {
 			s, err := e.scheme(*name)
 			if err != nil {
@@ -62,10 +62,17 @@ var keygenCmd = &command{
 			if err != nil {
 				return err
 			}
-			if err := os.WriteFile(*out+".key", priv, 0o600); err != nil {
+			// Never overwrite a key: check both names before writing either.
+			for _, name := range []string{*out + ".key", *out + ".pub"} {
+				if _, err := os.Lstat(name); err == nil {
+					return fmt.Errorf("%s exists: remove it or choose another --out", name)
+				}
+			}
+			if err := writeNew(*out+".key", priv, 0o600); err != nil {
 				return err
 			}
-			if err := os.WriteFile(*out+".pub", pub, 0o644); err != nil {
+			if err := writeNew(*out+".pub", pub, 0o644); err != nil {
+				os.Remove(*out + ".key")
 				return err
 			}
 			fmt.Fprintf(e.stderr, "xmppe2e keygen: %s identity for %s, fingerprint %s\n", s.Name(), j.Bare(), id.Public().Fingerprint())
@@ -80,8 +87,9 @@ var encryptCmd = &command{
 	summary: "Encrypt the stanza on standard input for the peers and write the wire stanzas.",
 	flags: func(fs *flag.FlagSet, e *env) func() error {
 		c := e.common(fs, true)
+		c.outbound = true
 		var to files
-		fs.Var(&to, "to", "a recipient's public key (repeat for more)")
+		fs.Var(&to, "to", "a recipient's public key `FILE` (repeat for more)")
 		sign := fs.Bool("sign", false, "also sign what is encrypted, where the scheme can")
 		return func() error {
 			if len(to) == 0 {
@@ -112,7 +120,7 @@ var decryptCmd = &command{
 	summary: "Decrypt the wire stanza on standard input and write the opened stanza; with --from, a signature on it must be that peer's.",
 	flags: func(fs *flag.FlagSet, e *env) func() error {
 		c := e.common(fs, true)
-		from := fs.String("from", "", "the sender's public key")
+		from := fs.String("from", "", "the sender's public key `FILE`")
 		return func() error {
 			sess, st, err := c.open(func(cfg *e2e.Config) error {
 				if *from != "" {
@@ -127,13 +135,13 @@ var decryptCmd = &command{
 			if err != nil {
 				return err
 			}
-			if err := c.opened(got, false); err != nil {
-				return err
-			}
 			for _, o := range got.Opened {
 				if !o.Encrypted {
-					return fmt.Errorf("%w: the stanza was not encrypted", e2e.ErrNotEncrypted)
+					return fmt.Errorf("%w: the stanza was not encrypted (for a signed stanza: xmppe2e verify)", e2e.ErrNotEncrypted)
 				}
+			}
+			if err := c.opened(got, false); err != nil {
+				return err
 			}
 			return writeStanzas(e.stdout, got.Stanzas())
 		}
@@ -146,6 +154,7 @@ var signCmd = &command{
 	summary: "Sign the stanza on standard input and write the signed wire stanza.",
 	flags: func(fs *flag.FlagSet, e *env) func() error {
 		c := e.common(fs, true)
+		c.outbound = true
 		return func() error {
 			sess, st, err := c.open(nil)
 			if err != nil {
@@ -166,7 +175,7 @@ var verifyCmd = &command{
 	summary: "Verify that the signed stanza on standard input is the peer's, and write it without the signature.",
 	flags: func(fs *flag.FlagSet, e *env) func() error {
 		c := e.common(fs, false)
-		from := fs.String("from", "", "the signer's public key or certificate bundle")
+		from := fs.String("from", "", "the signer's public key or certificate bundle `FILE`")
 		return func() error {
 			if *from == "" {
 				return usagef("--from is required")
@@ -201,15 +210,18 @@ type crypto struct {
 	now    *string
 	s      e2e.Scheme
 	peers  []e2e.Peer
+	// outbound: the stanza on standard input is ours to protect (encrypt,
+	// sign), so its from must be the key's JID.
+	outbound bool
 }
 
 func (e *env) common(fs *flag.FlagSet, withKey bool) *crypto {
 	c := &crypto{e: e}
-	c.scheme = fs.String("scheme", "", "the scheme (see 'xmppe2e schemes')")
+	c.scheme = fs.String("scheme", "", "the scheme `NAME` (see 'xmppe2e schemes')")
 	if withKey {
-		c.key = fs.String("key", "", "my private identity")
+		c.key = fs.String("key", "", "my private identity `FILE`")
 	}
-	c.now = fs.String("now", "", "the time for timestamp checks, RFC 3339 (default $XMPPE2E_NOW, else the system clock)")
+	c.now = fs.String("now", "", "the `TIME` for timestamp checks, RFC 3339 (default $XMPPE2E_NOW, else the system clock)")
 	return c
 }
 
@@ -244,7 +256,7 @@ func (c *crypto) open(configure func(*e2e.Config) error) (e2e.Session, *e2e.Stan
 	if now != "" {
 		t, err := time.Parse(time.RFC3339, now)
 		if err != nil {
-			return nil, nil, usagef("--now/XMPPE2E_NOW: %v", err)
+			return nil, nil, usagef("--now/XMPPE2E_NOW: %q is not an RFC 3339 time such as 2026-03-14T15:09:26Z", now)
 		}
 		cfg.Clock = func() time.Time { return t }
 	}
@@ -257,9 +269,16 @@ func (c *crypto) open(configure func(*e2e.Config) error) (e2e.Session, *e2e.Stan
 	if err != nil {
 		return nil, nil, err
 	}
+	if len(bytes.TrimSpace(in)) == 0 {
+		return nil, nil, errors.New("no stanza on standard input")
+	}
 	st, err := e2e.Parse(in)
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading the stanza: %w", err)
+	}
+	if c.outbound && cfg.Local != nil && !st.From.Equal(jid.JID{}) && !cfg.Local.JID().Equal(jid.JID{}) &&
+		!st.From.Bare().Equal(cfg.Local.JID()) {
+		return nil, nil, fmt.Errorf("the stanza is from %s, but %s is the key of %s", st.From, *c.key, cfg.Local.JID())
 	}
 	// The local address: the sender's for outbound stanzas, the recipient's
 	// for inbound ones; the identity's bare JID when the stanza names none.
@@ -301,7 +320,7 @@ func (c *crypto) addPeers(cfg *e2e.Config, names files) error {
 // signer must be one of the peers given (required when mustSign).
 func (c *crypto) opened(got e2e.Received, mustSign bool) error {
 	if len(got.Opened) == 0 {
-		return fmt.Errorf("nothing opened: %s needs %d protocol stanza(s) answered by the sender first", c.s.Name(), len(got.Replies))
+		return fmt.Errorf("nothing opened: %s answered with %d protocol stanza(s) (a handshake or key request) that only a live session with the sender can complete", c.s.Name(), len(got.Replies))
 	}
 	for _, o := range got.Opened {
 		if o.Signer == nil {
@@ -345,6 +364,20 @@ func (e *env) scheme(name string) (e2e.Scheme, error) {
 		return nil, usagef("--scheme is required (one of: %s)", strings.Join(names, ", "))
 	}
 	return nil, usagef("unknown scheme %q (have: %s)", name, strings.Join(names, ", "))
+}
+
+// writeNew writes a file that must not exist yet.
+func writeNew(name string, b []byte, perm os.FileMode) error {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		os.Remove(name)
+		return err
+	}
+	return f.Close()
 }
 
 func writeStanzas(w io.Writer, sts []*e2e.Stanza) error {

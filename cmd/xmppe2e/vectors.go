@@ -82,15 +82,35 @@ func parseSub(sub *flag.FlagSet, e *env) error {
 var errHelpShown = errors.New("help shown")
 
 func verifyVectors(e *env, only string, args []string) error {
+	if only != "" {
+		if _, err := e.scheme(only); err != nil {
+			return err
+		}
+	}
 	var files map[string]*vectors.File
 	var err error
+	where := "the embedded vectors"
 	if len(args) == 1 {
-		files, err = vectors.LoadDir(args[0])
+		where = args[0]
+		// LoadDir finds nothing in a directory that does not exist: say so
+		// rather than pass zero vectors.
+		if fi, err := os.Stat(where); err != nil {
+			return err
+		} else if !fi.IsDir() {
+			return fmt.Errorf("%s is not a directory", where)
+		}
+		files, err = vectors.LoadDir(where)
 	} else {
 		files, err = vectors.Embedded()
 	}
 	if err != nil {
 		return err
+	}
+	if len(files) == 0 {
+		return fmt.Errorf("no vector files (SCHEME.json) in %s", where)
+	}
+	if only != "" && files[only] == nil {
+		return fmt.Errorf("no vectors for %s in %s", only, where)
 	}
 	passed, failed := 0, 0
 	for _, name := range vectors.SchemeNames(files) {
@@ -123,10 +143,16 @@ func verifyVectors(e *env, only string, args []string) error {
 }
 
 func generateVectors(e *env, only, recDir string, record bool, args []string) error {
+	if only != "" {
+		if _, err := e.scheme(only); err != nil {
+			return err
+		}
+	}
 	out := "vectors"
 	if len(args) == 1 {
 		out = args[0]
 	}
+	wrote := 0
 	for _, s := range e.schemes {
 		if only != "" && s.Name() != only {
 			continue
@@ -153,6 +179,10 @@ func generateVectors(e *env, only, recDir string, record bool, args []string) er
 			return err
 		}
 		fmt.Fprintf(e.stderr, "xmppe2e vectors: wrote %s (%d vectors)\n", path, f.NumberOfTests)
+		wrote++
+	}
+	if wrote == 0 {
+		return fmt.Errorf("no recordings in %s: run from the module root, give --recordings DIR, or make new ones with --record", recDir)
 	}
 	return nil
 }

@@ -54,7 +54,10 @@ func matrixSVG(r *Report) template.HTML {
 		y := top + ch*j
 		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">%s</text>`, left-8, y+ch/2+5, esc(p.Name))
 		for i, s := range r.Schemes {
-			q := s.Properties[j]
+			q := s.Property(p.Name)
+			if q == nil { // a report from another version: no such property
+				q = &Property{Name: p.Name, Result: "n/a", Detail: "not in this scheme's report"}
+			}
 			x := left + cw*i
 			tip := q.Result + " (" + q.Scenario + "): " + q.Detail
 			for _, n := range q.Notes {
@@ -83,8 +86,11 @@ func overheadSVG(r *Report) template.HTML {
 		return ""
 	}
 	const left, top, bar, gap, width = 120, 30, 14, 12, 560
-	sizes := []string{"16 B", "1 KiB", "16 KiB"}
+	sizes := r.BodySizes()
 	shades := []string{"#90caf9", "#42a5f5", "#1565c0"}
+	if len(sizes) > len(shades) {
+		sizes = sizes[:len(shades)]
+	}
 	maxv := 1.0
 	for _, s := range r.Schemes {
 		for _, o := range s.Costs.Overhead {
@@ -98,17 +104,24 @@ func overheadSVG(r *Report) template.HTML {
 		return width * math.Log10(1+float64(v)) / math.Log10(1+maxv)
 	}
 	group := 3*bar + gap
-	h := top + group*len(r.Schemes) + 40
+	bottom := top + group*len(r.Schemes)
+	h := bottom + 56
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="wire overhead">`, left+width+120, h, left+width+120, h)
 	for i, sz := range sizes {
 		fmt.Fprintf(&b, `<rect x="%d" y="8" width="12" height="12" fill="%s"/><text x="%d" y="19">%s body</text>`, left+i*110, shades[i], left+i*110+16, sz)
 	}
+	// The logarithmic axis: a gridline and a label at every power of ten.
+	for v := 10; float64(v) <= maxv; v *= 10 {
+		x := float64(left) + scale(v)
+		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#ddd"/><text x="%.1f" y="%d" text-anchor="middle" font-size="11">%d B</text>`,
+			x, top-4, x, bottom, x, bottom+14, v)
+	}
 	for i, s := range r.Schemes {
 		y := top + group*i
 		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">%s</text>`, left-8, y+bar*3/2+5, esc(s.Name))
 		for k, o := range s.Costs.Overhead {
-			if k >= 3 {
+			if k >= len(sizes) {
 				break
 			}
 			wpx := scale(o.OverheadBytes)

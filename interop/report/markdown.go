@@ -19,10 +19,14 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	}
 	fmt.Fprintf(b, "\n|---|%s\n", strings.Repeat("---|", len(r.Schemes)))
 	if len(r.Schemes) > 0 {
-		for i, p := range r.Schemes[0].Properties {
+		for _, p := range r.Schemes[0].Properties {
 			fmt.Fprintf(b, "| %s |", p.Name)
 			for _, s := range r.Schemes {
-				q := s.Properties[i]
+				q := s.Property(p.Name)
+				if q == nil {
+					b.WriteString(" – |")
+					continue
+				}
 				n := ""
 				if len(q.Notes) > 0 {
 					n = " **!**"

@@ -217,6 +217,37 @@ func (d Duration) String() string {
 	return fmt.Sprintf("%.2fs", t.Seconds())
 }
 
+// BodySizes labels the body sizes of the overhead measurements in order
+// ("28 B", "1 KiB", "16 KiB"), as measured: the sizes of the first scheme
+// that has them, or a range where schemes differ.
+func (r *Report) BodySizes() []string {
+	var lo, hi []int
+	for _, s := range r.Schemes {
+		for i, o := range s.Costs.Overhead {
+			if i == len(lo) {
+				lo, hi = append(lo, o.BodyBytes), append(hi, o.BodyBytes)
+			}
+			lo[i], hi[i] = min(lo[i], o.BodyBytes), max(hi[i], o.BodyBytes)
+		}
+	}
+	out := make([]string, len(lo))
+	for i := range lo {
+		out[i] = byteSize(lo[i])
+		if hi[i] != lo[i] {
+			out[i] = byteSize(lo[i]) + "–" + byteSize(hi[i])
+		}
+	}
+	return out
+}
+
+// byteSize formats n bytes as B, or as KiB when it is a whole number of them.
+func byteSize(n int) string {
+	if n >= 1024 && n%1024 == 0 {
+		return fmt.Sprintf("%d KiB", n/1024)
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
 // Property returns the entry for the named property, or nil.
 func (s *Scheme) Property(name string) *Property {
 	for i := range s.Properties {

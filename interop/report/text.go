@@ -32,10 +32,14 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintln(tw)
 	if len(r.Schemes) > 0 {
-		for i, p := range r.Schemes[0].Properties {
+		for _, p := range r.Schemes[0].Properties {
 			fmt.Fprintf(tw, "%s", p.Name)
 			for _, s := range r.Schemes {
-				q := s.Properties[i]
+				q := s.Property(p.Name)
+				if q == nil {
+					fmt.Fprintf(tw, "\t-")
+					continue
+				}
 				mark := Symbol(q.Result) + " " + q.Result
 				if len(q.Notes) > 0 {
 					mark += " !"
@@ -63,11 +67,19 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintln(tw)
 	}
 	fmt.Fprintln(tw)
-	fmt.Fprintln(tw, "costs\thandshake\toverhead 16 B\t1 KiB\t16 KiB\tencrypt\treceive\tlatency (plain)")
+	sizes := r.BodySizes()
+	fmt.Fprint(tw, "costs\thandshake")
+	for i, sz := range sizes {
+		if i == 0 {
+			sz = "overhead " + sz
+		}
+		fmt.Fprintf(tw, "\t%s", sz)
+	}
+	fmt.Fprintln(tw, "\tencrypt\treceive\tlatency (plain)")
 	for _, s := range r.Schemes {
 		c := s.Costs
 		fmt.Fprintf(tw, "%s\t%d RT, %d st, %s", s.Name, c.HandshakeRoundTrips, c.HandshakeStanzas, c.HandshakeTime)
-		for i := 0; i < 3; i++ {
+		for i := range sizes {
 			if i < len(c.Overhead) {
 				fmt.Fprintf(tw, "\t%+d B", c.Overhead[i].OverheadBytes)
 			} else {
@@ -76,19 +88,20 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 		fmt.Fprintf(tw, "\t%s\t%s\t%s (%s)\n", c.EncryptTime, c.ReceiveTime, c.Latency, c.LatencyPlain)
 	}
-	fmt.Fprintln(tw)
-	fmt.Fprintln(tw, "metadata\tin the clear\tkey IDs\tleaks\tsizes")
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	// The metadata lists are long: one block per scheme, not a table whose
+	// widest cell would pad every row.
+	fmt.Fprintln(w, "\nmetadata (what the malicious server read in the clear)")
 	for _, s := range r.Schemes {
 		m := s.Metadata
 		var el []string
 		for _, e := range m.Elements {
 			el = append(el, e.Name)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d–%d B\n", s.Name, orNone(strings.Join(el, ", ")),
+		fmt.Fprintf(w, "%s\n  in the clear: %s\n  key IDs: %s\n  leaks: %s\n  sizes: %d–%d B\n", s.Name, orNone(strings.Join(el, ", ")),
 			orNone(strings.Join(m.KeyIDs, "; ")), orNone(strings.Join(m.Leaks, ", ")), m.MinBytes, m.MaxBytes)
-	}
-	if err := tw.Flush(); err != nil {
-		return err
 	}
 	for _, s := range r.Schemes {
 		for _, e := range s.Errors {
