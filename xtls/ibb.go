@@ -83,15 +83,21 @@ type ibbConn struct {
 	// is short), and the check turns a truncated chunk into an immediate
 	// error instead of a tunnel that waits for the rest of a record.
 	aligned bool
-	// needOpen makes the receiver refuse data and <close/> until the peer
-	// has opened the bytestream (the responder of an ibb:1 session, where
-	// the initiator sends <open/>); opened records that it did.
-	needOpen, opened bool
-	recHdr           []byte // partial TLS record header received
-	recLeft          int    // bytes of the current TLS record body still to come
-	send             func(st *e2e.Stanza, onResult func(*e2e.Stanza))
-	newID            func() string
-	onFail           func(err error) // a fatal transport error happened (lock held)
+	// needOpen makes the receiver refuse data and <close/> until the
+	// bytestream is open; opened records that it is. With peerOpens (the
+	// responder of an ibb:1 session) the peer's <open/> opens it, with the
+	// block-size of session-accept; otherwise (the initiator) the session
+	// marks it open once session-accept arrived (ibb:0) or its own <open/>
+	// was acknowledged (ibb:1).
+	needOpen, peerOpens, opened bool
+	// fixedBlock: the block-size was negotiated in Jingle (XEP-0261), so
+	// an <open/> must carry exactly that value.
+	fixedBlock bool
+	recHdr     []byte // partial TLS record header received
+	recLeft    int    // bytes of the current TLS record body still to come
+	send       func(st *e2e.Stanza, onResult func(*e2e.Stanza))
+	newID      func() string
+	onFail     func(err error) // a fatal transport error happened (lock held)
 
 	sendSeq, recvSeq uint16
 	queue            [][]byte
@@ -352,7 +358,7 @@ func (c *ibbConn) handleLocked(st *e2e.Stanza, el *e2e.Element) (*e2e.Stanza, er
 		return reply(iqError(c.local, st, "cancel", "item-not-found", nil)),
 			&IBBError{Cond: "item-not-found", Detail: "bytestream already ended", class: e2e.ErrDecrypt}
 	}
-	if c.needOpen && !c.opened && el.Name.Local != "open" {
+	if c.needOpen && !c.opened && (el.Name.Local != "open" || !c.peerOpens) {
 		return fail("item-not-found", "<"+el.Name.Local+"/> before <open/>")
 	}
 	switch el.Name.Local {
@@ -361,11 +367,19 @@ func (c *ibbConn) handleLocked(st *e2e.Stanza, el *e2e.Element) (*e2e.Stanza, er
 		if err != nil {
 			return reply(iqError(c.local, st, "modify", "bad-request", nil)), &IBBError{Cond: "bad-request", Detail: err.Error(), class: e2e.ErrMalformed}
 		}
-		if bs > c.block {
+		// XEP-0047 §2.1: a block-size the responder cannot take gets
+		// <resource-constraint/>. Under Jingle (XEP-0261 §2.2) the size was
+		// negotiated in session-accept, and an <open/> with any other value,
+		// smaller ones included, gets the same error.
+		if bs > c.block || (c.fixedBlock && bs != c.block) {
 			return reply(iqError(c.local, st, "modify", "resource-constraint", nil)),
-				&IBBError{Cond: "resource-constraint", Detail: fmt.Sprintf("block-size %d exceeds the negotiated %d", bs, c.block), class: e2e.ErrMalformed}
+				&IBBError{Cond: "resource-constraint", Detail: fmt.Sprintf("block-size %d, negotiated %d", bs, c.block), class: e2e.ErrMalformed}
 		}
 		if c.opened {
+			if c.needOpen && !c.peerOpens { // we are the initiator
+				return reply(iqError(c.local, st, "cancel", "not-acceptable", nil)),
+					&IBBError{Cond: "not-acceptable", Detail: "<open/> from the responder: the initiator opens the bytestream", class: e2e.ErrMalformed}
+			}
 			return reply(iqError(c.local, st, "cancel", "not-acceptable", nil)),
 				&IBBError{Cond: "not-acceptable", Detail: "bytestream opened twice", class: e2e.ErrReplay}
 		}
@@ -384,7 +398,9 @@ func (c *ibbConn) handleLocked(st *e2e.Stanza, el *e2e.Element) (*e2e.Stanza, er
 		return fail("bad-request", "unknown IBB element <"+el.Name.Local+"/>")
 	}
 	if c.peerClosed {
-		return fail("unexpected-request", "data after <close/>")
+		// XEP-0047 §2.3: after <close/> both parties consider the
+		// bytestream closed, so its sid is no longer known.
+		return fail("item-not-found", "data after <close/>")
 	}
 	sv, _ := el.AttrValue("seq")
 	seq, err := parseSeq(sv)

@@ -182,7 +182,8 @@ func (t *transport) element() *e2e.Element {
 // namespaces of the elements found ("" when absent); Security is nil when the
 // element is missing (an empty element gives a non-nil value).
 type content struct {
-	Creator, Name string
+	Creator, Name string // Creator defaults to "initiator" (XEP-0166)
+	Disposition   string // defaults to "session"
 	Description   string
 	Transport     *transport
 	TransportNS   string
@@ -233,14 +234,16 @@ func parseJingle(e *e2e.Element) (*jingle, error) {
 	if j.Action == "" || j.SID == "" {
 		return nil, fmt.Errorf("xtls: %w: <jingle/> without action or sid", e2e.ErrMalformed)
 	}
-	var err error
+	// XEP-0166 §7.1: the recipient ignores 'initiator' and 'responder'
+	// (it treats the IQ's 'from' as the party), so a value that is not a
+	// JID is dropped rather than refused.
 	for _, a := range []struct {
 		name string
 		dst  *jid.JID
 	}{{"initiator", &j.Initiator}, {"responder", &j.Responder}} {
 		if v, ok := e.AttrValue(a.name); ok {
-			if *a.dst, err = jid.Parse(v); err != nil {
-				return nil, fmt.Errorf("xtls: %w: bad %s %q", e2e.ErrMalformed, a.name, v)
+			if p, err := jid.Parse(v); err == nil {
+				*a.dst = p
 			}
 		}
 	}
@@ -269,8 +272,13 @@ func parseJingle(e *e2e.Element) (*jingle, error) {
 }
 
 func parseContent(c *e2e.Element) (*content, error) {
-	ct := &content{}
-	ct.Creator, _ = c.AttrValue("creator")
+	ct := &content{Creator: "initiator", Disposition: "session"}
+	if v, ok := c.AttrValue("creator"); ok {
+		ct.Creator = v
+	}
+	if v, ok := c.AttrValue("disposition"); ok {
+		ct.Disposition = v
+	}
 	ct.Name, _ = c.AttrValue("name")
 	for _, e := range c.Elements() {
 		switch e.Name.Local {
@@ -319,6 +327,9 @@ func (j *jingle) element() *e2e.Element {
 	e.Attr = append(e.Attr, attrs("sid", j.SID)...)
 	for _, c := range j.Contents {
 		ce := &e2e.Element{Name: xmlName(nsJingle, "content"), Attr: attrs("creator", c.Creator, "name", c.Name)}
+		if c.Disposition != "" && c.Disposition != "session" {
+			ce.Attr = append(ce.Attr, attrs("disposition", c.Disposition)...)
+		}
 		if c.Description != "" {
 			ce.AppendChild(&e2e.Element{Name: xmlName(c.Description, "description")})
 		}
@@ -352,12 +363,17 @@ func (j *jingle) xmlstreamContent() *content {
 	return nil
 }
 
-// contentByName returns the content named name, or nil.
-func (j *jingle) contentByName(name string) *content {
+// contentFor returns the content with the given creator and name (the pair
+// that identifies a content in XEP-0166), or nil.
+func (j *jingle) contentFor(creator, name string) *content {
 	for _, c := range j.Contents {
-		if c.Name == name {
+		if c.Creator == creator && c.Name == name {
 			return c
 		}
 	}
 	return nil
 }
+
+// hasPayload reports whether a <jingle/> element has any child: the payload
+// of an informational message.
+func hasPayload(e *e2e.Element) bool { return len(e.Elements()) > 0 }

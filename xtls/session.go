@@ -316,6 +316,9 @@ func (s *session) dispatchLocked(st *e2e.Stanza) error {
 		return fmt.Errorf("xtls: %w: iq of type %q", e2e.ErrMalformed, st.Type)
 	}
 	if st.Kind == e2e.IQ && st.Type != "set" && (jingleChild(st) != nil || ibbChild(st) != nil) {
+		if st.Type == "get" { // answered, as every IQ-get (RFC 6120 §8.2.3)
+			s.out = append(s.out, iqError(s.cfg.JID, st, "modify", "bad-request", nil))
+		}
 		return fmt.Errorf("xtls: %w: Jingle or IBB in an iq of type %q", e2e.ErrMalformed, st.Type)
 	}
 	switch st.Kind {
@@ -376,9 +379,12 @@ func (s *session) ibbLocked(st *e2e.Stanza, el *e2e.Element) error {
 		}
 		return fmt.Errorf("xtls: %w: no bytestream %q with %s", e2e.ErrDecrypt, sid, st.From)
 	}
+	n := len(s.out)
 	reply, err := t.conn.handleLocked(st, el)
 	if reply != nil {
-		s.out = append(s.out, reply)
+		// The answer to the chunk goes out before the session-terminate
+		// that a fatal chunk caused.
+		s.out = append(s.out[:n], append([]*e2e.Stanza{reply}, s.out[n:]...)...)
 	}
 	if t.conn.err != nil && !t.ended {
 		s.failLocked(t, "failed-transport", t.conn.err, true)
@@ -397,9 +403,29 @@ func (s *session) jingleLocked(st *e2e.Stanza, el *e2e.Element) error {
 	t := s.tunnels[k]
 	if j.Action == "session-initiate" {
 		if t != nil || s.ended[k] {
+			// Every IQ-set gets an answer (RFC 6120 §8.2.3), a replay too.
+			s.out = append(s.out, outOfOrder(s.cfg.JID, st))
 			return fmt.Errorf("xtls: %w: session-initiate for existing session %q", e2e.ErrReplay, j.SID)
 		}
-		return s.onInitiateLocked(st, j)
+		own := s.crossingInitiateLocked(st.From)
+		if own != nil && j.xmlstreamContent() != nil && own.sid < j.SID {
+			// XEP-0166 §7.2.16 (tie breaking): both sides initiated at once;
+			// the session-initiate with the lower sid ("i;octet") wins, and
+			// the other one gets <conflict/> with <tie-break/>.
+			s.out = append(s.out, iqError(s.cfg.JID, st, "cancel", "conflict",
+				&e2e.Element{Name: xmlName(nsJingleErrors, "tie-break")}))
+			return nil
+		}
+		err := s.onInitiateLocked(st, j)
+		if nt := s.tunnels[k]; own != nil && nt != nil && j.xmlstreamContent() != nil {
+			// The peer's session-initiate won: ours is dropped without a
+			// session-terminate (the peer refuses it with <tie-break/>),
+			// and what it held back goes through the peer's session.
+			nt.held = append(nt.held, own.held...)
+			own.held = nil
+			s.endLocked(own)
+		}
+		return err
 	}
 	if t == nil {
 		s.out = append(s.out, iqError(s.cfg.JID, st, "cancel", "item-not-found",
@@ -412,25 +438,24 @@ func (s *session) jingleLocked(st *e2e.Stanza, el *e2e.Element) error {
 	switch j.Action {
 	case "session-accept":
 		if !t.initiator || t.state != stInitiated {
+			s.out = append(s.out, outOfOrder(s.cfg.JID, st))
 			if t.initiator {
 				return fmt.Errorf("xtls: %w: repeated session-accept", e2e.ErrReplay)
 			}
-			s.out = append(s.out, iqError(s.cfg.JID, st, "cancel", "unexpected-request",
-				&e2e.Element{Name: xmlName(nsJingleErrors, "out-of-order")}))
 			return fmt.Errorf("xtls: %w: session-accept out of order", e2e.ErrMalformed)
 		}
 		s.out = append(s.out, iqResult(s.cfg.JID, st))
 		return s.onAcceptLocked(t, j)
 	case "security-info":
 		if t.initiator {
-			s.out = append(s.out, iqError(s.cfg.JID, st, "cancel", "unexpected-request",
-				&e2e.Element{Name: xmlName(nsJingleErrors, "out-of-order")}))
+			s.out = append(s.out, outOfOrder(s.cfg.JID, st))
 			return fmt.Errorf("xtls: %w: security-info sent to the initiator", e2e.ErrMalformed)
 		}
 		if t.gotSecInfo {
+			s.out = append(s.out, outOfOrder(s.cfg.JID, st))
 			return fmt.Errorf("xtls: %w: repeated security-info", e2e.ErrReplay)
 		}
-		c := j.contentByName(t.content)
+		c := j.contentFor(t.creator, t.content)
 		if c == nil || c.Security == nil {
 			s.out = append(s.out, iqError(s.cfg.JID, st, "modify", "bad-request", nil))
 			return fmt.Errorf("xtls: %w: security-info without <security/> for content %q", e2e.ErrMalformed, t.content)
@@ -453,12 +478,65 @@ func (s *session) jingleLocked(st *e2e.Stanza, el *e2e.Element) error {
 		}
 		return &TerminatedError{Reason: j.Reason, Text: j.ReasonText, Remote: true}
 	case "session-info", "transport-info", "description-info":
+		// XEP-0166 §6.8: an informational message whose payload we do not
+		// understand (XTLS defines none) gets <unsupported-info/>; an
+		// empty one (a session ping) is acknowledged.
+		if hasPayload(el) {
+			break
+		}
 		s.out = append(s.out, iqResult(s.cfg.JID, st))
 		return nil
+	case "content-add", "transport-replace":
+		// XEP-0166 §7.2.2, §7.2.15: the recipient of content-add or transport-replace
+		// MUST answer with content-reject or transport-reject. XTLS runs
+		// one XML-stream content over the transport whose TLS it checked.
+		s.out = append(s.out, iqResult(s.cfg.JID, st))
+		rej := &jingle{Action: "content-reject", SID: t.sid}
+		if j.Action == "transport-replace" {
+			rej.Action = "transport-reject"
+		}
+		for _, c := range j.Contents {
+			rc := &content{Creator: c.Creator, Name: c.Name}
+			if rej.Action == "transport-reject" {
+				rc.Transport = c.Transport
+			}
+			rej.Contents = append(rej.Contents, rc)
+		}
+		s.sendLocked(t, iqSet(s.cfg.JID, t.peer, s.newIDLocked(), rej.element()), func(*e2e.Stanza) {})
+		return nil
+	case "content-accept", "content-reject", "transport-accept", "transport-reject":
+		// They answer a content-add or transport-replace; we send neither.
+		s.out = append(s.out, outOfOrder(s.cfg.JID, st))
+		return fmt.Errorf("xtls: %w: Jingle %s answers nothing we sent", e2e.ErrMalformed, j.Action)
+	case "content-modify", "content-remove":
+		// Defined by XEP-0166 but not supported (see docs/xtls.md).
+	default:
+		// XEP-0166 §7.2: an action not defined there gets <bad-request/>.
+		s.out = append(s.out, iqError(s.cfg.JID, st, "cancel", "bad-request", nil))
+		return fmt.Errorf("xtls: %w: undefined Jingle action %q", e2e.ErrMalformed, j.Action)
 	}
-	s.out = append(s.out, iqError(s.cfg.JID, st, "cancel", "feature-not-implemented",
+	// The error type is that of XEP-0166's example (§6.8).
+	s.out = append(s.out, iqError(s.cfg.JID, st, "modify", "feature-not-implemented",
 		&e2e.Element{Name: xmlName(nsJingleErrors, "unsupported-info")}))
 	return fmt.Errorf("xtls: %w: Jingle action %q", e2e.ErrUnsupported, j.Action)
+}
+
+// outOfOrder answers a Jingle IQ-set that the session's state does not
+// allow: <unexpected-request/> with <out-of-order/> (XEP-0166 §10).
+func outOfOrder(local jid.JID, st *e2e.Stanza) *e2e.Stanza {
+	return iqError(local, st, "cancel", "unexpected-request", &e2e.Element{Name: xmlName(nsJingleErrors, "out-of-order")})
+}
+
+// crossingInitiateLocked returns our own session-initiate to peer that is
+// still unanswered by a session-accept, if any: a session-initiate from peer
+// now crossed it.
+func (s *session) crossingInitiateLocked(peer jid.JID) *tunnel {
+	for _, t := range s.tunnels {
+		if t.peer.Equal(peer) && t.initiator && t.state == stInitiated && !t.ended && !t.closing {
+			return t
+		}
+	}
+	return nil
 }
 
 // ourSecurity is the <security/> element we send: our SHA-256 fingerprint
@@ -477,6 +555,7 @@ func (s *session) initiateLocked(peer jid.JID) (*tunnel, error) {
 		return nil, err
 	}
 	t := s.newTunnelLocked(peer, sid, true, transport{NS: s.opts.Transport, SID: ibbSID, BlockSize: s.opts.BlockSize}, contentName)
+	t.creator = "initiator"
 	j := &jingle{Action: "session-initiate", SID: sid, Initiator: s.cfg.JID, Contents: []*content{{
 		Creator: "initiator", Name: contentName, Description: nsXMLStream0,
 		Transport: &t.tr, Security: s.ourSecurity(),
@@ -492,7 +571,9 @@ func (s *session) newTunnelLocked(peer jid.JID, sid string, initiator bool, tr t
 	t.conn.send = func(st *e2e.Stanza, h func(*e2e.Stanza)) { s.sendLocked(t, st, h) }
 	t.conn.newID = s.newIDLocked
 	t.conn.aligned = !s.opts.SplitRecords
-	t.conn.needOpen = !initiator && tr.NS == nsIBB1
+	t.conn.needOpen = initiator || tr.NS == nsIBB1
+	t.conn.peerOpens = !initiator && tr.NS == nsIBB1
+	t.conn.fixedBlock = true
 	t.conn.onFail = func(err error) { s.failLocked(t, "failed-transport", err, true) }
 	s.tunnels[key(peer, sid)] = t
 	s.byIBB[key(peer, tr.SID)] = t
@@ -506,10 +587,16 @@ func (s *session) terminateLocked(t *tunnel, peer jid.JID, sid, reason, text str
 }
 
 func (s *session) onInitiateLocked(st *e2e.Stanza, j *jingle) error {
+	// XEP-0166 §7.1: a differing 'initiator' attribute is ignored and
+	// 'from' is the initiator; the tunnel and its certificate check are
+	// bound to 'from'.
 	peer := st.From
-	if peer.Resourcepart() == "" || (!j.Initiator.Equal(jid.JID{}) && !j.Initiator.Equal(peer)) {
+	if err := checkInitiateContents(j); err != nil || peer.Resourcepart() == "" {
+		if err == nil {
+			err = fmt.Errorf("session-initiate from %q, not a full JID", peer)
+		}
 		s.out = append(s.out, iqError(s.cfg.JID, st, "modify", "bad-request", nil))
-		return fmt.Errorf("xtls: %w: session-initiate from %q for initiator %q", e2e.ErrMalformed, peer, j.Initiator)
+		return fmt.Errorf("xtls: %w: %v", e2e.ErrMalformed, err)
 	}
 	s.out = append(s.out, iqResult(s.cfg.JID, st))
 	refuse := func(reason string, err error) error {
@@ -546,8 +633,29 @@ func (s *session) onInitiateLocked(st *e2e.Stanza, j *jingle) error {
 	return nil
 }
 
+// checkInitiateContents applies XEP-0166's rules for the contents of a
+// session-initiate: at least one content; each one named and created by the
+// initiator (§7.3; 'creator' defaults to "initiator"); at least one of
+// disposition "session" (§7.2.10).
+func checkInitiateContents(j *jingle) error {
+	if len(j.Contents) == 0 {
+		return errors.New("session-initiate without <content/>")
+	}
+	session := false
+	for _, c := range j.Contents {
+		if c.Name == "" || c.Creator != "initiator" {
+			return fmt.Errorf("session-initiate with a content of creator %q and name %q", c.Creator, c.Name)
+		}
+		session = session || c.Disposition == "session"
+	}
+	if !session {
+		return errors.New("session-initiate without a content of disposition \"session\"")
+	}
+	return nil
+}
+
 func (s *session) onAcceptLocked(t *tunnel, j *jingle) error {
-	c := j.contentByName(t.content)
+	c := j.contentFor(t.creator, t.content)
 	switch {
 	case c == nil || !isOneOf(c.Description, nsXMLStream0, nsXMLStream1):
 		return s.failLocked(t, "unsupported-applications", fmt.Errorf("xtls: %w: session-accept without our content", e2e.ErrMalformed), true)
@@ -579,10 +687,12 @@ func (s *session) onAcceptLocked(t *tunnel, j *jingle) error {
 				s.failLocked(t, "failed-transport", &IBBError{Cond: errorCondition(res), Remote: true, Detail: "peer refused <open/>", class: e2e.ErrMalformed}, true)
 				return
 			}
+			t.conn.opened = true
 			t.startLocked()
 		})
 		return nil
 	}
+	t.conn.opened = true
 	t.startLocked()
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"math/rand"
 	"strings"
 	"testing"
 
@@ -107,27 +108,77 @@ func TestNoPlaintextOutsideTunnel(t *testing.T) {
 // TestSimultaneousInitiation: both sides Encrypt before either has heard
 // from the other. Each accepts the other's session-initiate, so two tunnels
 // come up; every held stanza arrives exactly once.
+// TestSimultaneousInitiation: both sides send session-initiate before
+// either sees the other's (XMPP delivers each direction in order, so each
+// initiate arrives before any answer to the other). XEP-0166's tie-break
+// keeps the one with the lower sid: its receiver accepts it, and the other
+// gets <conflict/> with <tie-break/>. Each side's message goes through the
+// one session, whichever side started it. The seeds cover both orders of
+// the two sids.
 func TestSimultaneousInitiation(t *testing.T) {
-	a, b := pair(t, Options{})
-	route := map[*Session]*Session{a: b, b: a}
-	ma := msg(julietFull, romeoFull, "from juliet")
-	mb := msg(romeoFull, julietFull, "from romeo")
-	wa := encrypt(t, a, ma)
-	wb := encrypt(t, b, mb)
-	ra := pump(t, route, a, wa)
-	rb := pump(t, route, b, wb)
-	if len(ra.errs)+len(rb.errs) != 0 {
-		t.Fatalf("errors %v %v", ra.errs, rb.errs)
+	j, r := testIdentity(t, "juliet@capulet.lit"), testIdentity(t, "romeo@montague.lit")
+	mk := func(self jid.JID, id, peer *Identity, seed int64) *Session {
+		s, err := newSession(Options{}.withDefaults(), e2e.Config{Local: id, JID: self, Peers: []e2e.Peer{peer.Public()},
+			Rand: rand.New(rand.NewSource(seed))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close(context.Background()) })
+		return s
 	}
-	gotB := append(ra.opened[b], rb.opened[b]...)
-	gotA := append(ra.opened[a], rb.opened[a]...)
-	if len(gotB) != 1 || !gotB[0].Equal(ma) || len(gotA) != 1 || !gotA[0].Equal(mb) {
-		t.Fatalf("juliet got %v, romeo got %v", gotA, gotB)
+	seen := map[bool]bool{}
+	for seed := int64(1); seed <= 16 && len(seen) < 2; seed++ {
+		a, b := mk(julietFull, j, r, seed), mk(romeoFull, r, j, 1000+seed)
+		route := map[*Session]*Session{a: b, b: a}
+		ma := msg(julietFull, romeoFull, "from juliet")
+		mb := msg(romeoFull, julietFull, "from romeo")
+		wa := encrypt(t, a, ma)
+		wb := encrypt(t, b, mb)
+		julietWins := tunnelSID(t, a, romeoFull) < tunnelSID(t, b, julietFull)
+		if seen[julietWins] {
+			continue
+		}
+		seen[julietWins] = true
+		// The two session-initiates cross.
+		ra, erra := b.Receive(context.Background(), wa[0])
+		rb, errb := a.Receive(context.Background(), wb[0])
+		if erra != nil || errb != nil {
+			t.Fatalf("crossing initiates: %v %v", erra, errb)
+		}
+		// The winner refuses the loser's session-initiate.
+		loser, refusal := ra, "romeo"
+		if julietWins {
+			loser, refusal = rb, "juliet"
+		}
+		if len(loser.Replies) != 1 || errorCondition(loser.Replies[0]) != "conflict" || appCondition(loser.Replies[0]) != "tie-break" {
+			t.Fatalf("%s's answer to the higher sid: %v", refusal, loser.Replies)
+		}
+		pa := pump(t, route, b, ra.Replies)
+		pb := pump(t, route, a, rb.Replies)
+		if len(pa.errs)+len(pb.errs) != 0 {
+			t.Fatalf("errors %v %v", pa.errs, pb.errs)
+		}
+		gotB := append(pa.opened[b], pb.opened[b]...)
+		gotA := append(pa.opened[a], pb.opened[a]...)
+		if len(gotB) != 1 || !gotB[0].Equal(ma) || len(gotA) != 1 || !gotA[0].Equal(mb) {
+			t.Fatalf("juliet got %v, romeo got %v", gotA, gotB)
+		}
+		for _, s := range []*Session{a, b} {
+			s.s.mu.Lock()
+			n := len(s.tunnels)
+			s.s.mu.Unlock()
+			if n != 1 {
+				t.Fatalf("%d tunnels, want the one that won", n)
+			}
+		}
+		// Later messages use the open tunnel.
+		res := pump(t, route, a, encrypt(t, a, msg(julietFull, romeoFull, "again")))
+		if len(res.errs) != 0 || len(res.opened[b]) != 1 {
+			t.Fatalf("again: %v", res.errs)
+		}
 	}
-	// Later messages use an open tunnel.
-	res := pump(t, route, a, encrypt(t, a, msg(julietFull, romeoFull, "again")))
-	if len(res.errs) != 0 || len(res.opened[b]) != 1 {
-		t.Fatalf("again: %v", res.errs)
+	if len(seen) != 2 {
+		t.Fatalf("the seeds covered only %v", seen)
 	}
 }
 

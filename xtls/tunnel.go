@@ -62,10 +62,13 @@ type tunnel struct {
 }
 
 // jingleResultLocked handles the answer to one of our Jingle IQs: an error
-// ends the session (the peer has refused it; no session-terminate needed).
+// ends the session. A refused session-initiate leaves no session at the
+// peer (XEP-0166 §6.3.2), so nothing more is sent; after any other refused
+// action the peer still has the session, and session-terminate tells it.
 func (t *tunnel) jingleResultLocked(res *e2e.Stanza) {
 	if res.Type == "error" && !t.ended {
-		t.s.failLocked(t, "general-error", fmt.Errorf("xtls: %w: peer answered Jingle with <%s/>", e2e.ErrMalformed, errorCondition(res)), false)
+		refusedInitiate := t.initiator && t.state == stInitiated
+		t.s.failLocked(t, "general-error", fmt.Errorf("xtls: %w: peer answered Jingle with <%s/>", e2e.ErrMalformed, errorCondition(res)), !refusedInitiate)
 	}
 }
 
@@ -228,7 +231,7 @@ func (t *tunnel) run() {
 	lr := &countingReader{r: t.tc}
 	d := xml.NewDecoder(lr)
 	if t.initiator {
-		if err := t.writeHeader(""); err != nil {
+		if err := t.writeHeader("", false); err != nil {
 			t.abort(t.classify(err))
 			return
 		}
@@ -240,7 +243,7 @@ func (t *tunnel) run() {
 	} else {
 		if err := t.readHeader(d); err != nil {
 			if errors.Is(err, errStream) {
-				t.writeHeader("refused") // RFC 6120 §4.9.1.1: our header, then the error
+				t.writeHeader("refused", false) // RFC 6120 §4.9.1.1: our header, then the error
 			}
 			t.streamError(err)
 			t.abort(t.classify(err))
@@ -250,7 +253,7 @@ func (t *tunnel) run() {
 		sid, err := s.randHex(8)
 		s.s.mu.Unlock()
 		if err == nil {
-			err = t.writeHeader(sid)
+			err = t.writeHeader(sid, true)
 		}
 		if err != nil {
 			t.abort(t.classify(err))
@@ -374,8 +377,9 @@ func (t *tunnel) writeStanzaUnlocked(st *e2e.Stanza) error {
 }
 
 // writeHeader writes our stream header: the initial one (id == "") or the
-// response with a stream id.
-func (t *tunnel) writeHeader(id string) error {
+// response with a stream id, followed by an empty <stream:features/> when
+// features is set (the response to an accepted header).
+func (t *tunnel) writeHeader(id string, features bool) error {
 	var b bytes.Buffer
 	b.WriteString("<stream:stream xmlns='jabber:client' xmlns:stream='" + nsStream + "' from='")
 	xmlAttrEscape(&b, t.s.cfg.JID.String())
@@ -386,6 +390,12 @@ func (t *tunnel) writeHeader(id string) error {
 		b.WriteString(" id='" + id + "'")
 	}
 	b.WriteString(">")
+	if features {
+		// RFC 6120 §4.3.2: a receiving entity that answers version='1.0'
+		// sends <stream:features/>. The tunnel needs no negotiation, so it
+		// is empty; it goes in the same record as the header.
+		b.WriteString("<stream:features/>")
+	}
 	_, err := t.tc.Write(b.Bytes())
 	return err
 }
