@@ -403,7 +403,7 @@ func (s *Session) open(st *e2e.Stanza, enc, sigEl *e2e.Element) (e2e.Opened, err
 // belongs to from's bare JID; see unknownSigner for a key the Session lacks.
 func (s *Session) decrypt(bin []byte, from jid.JID) (plain string, signer *Peer, err error) {
 	defer recoverAs(&err, e2e.ErrDecrypt)
-	cannot := fmt.Errorf("%w: openpgp: cannot decrypt", e2e.ErrDecrypt)
+	cannot := fmt.Errorf("openpgp: %w", e2e.ErrDecrypt)
 	if err := checkRecipients(bin); err != nil {
 		return "", nil, err
 	}
