@@ -749,6 +749,13 @@ func (s *Session) keyreq(st *e2e.Stanza, kr *e2e.Element) (e2e.Received, error) 
 		return s.keyResponse(st, kr)
 	case "error":
 		return s.keyRefused(st, kr)
+	case "set":
+		// -06 §5.1 sends the request as a get. An iq set MUST still be
+		// answered (RFC 6120 §8.2.3).
+		if st.ID != "" && !st.From.Equal(jid.JID{}) {
+			return e2e.Received{Replies: []*e2e.Stanza{iqError(st, kr, "modify", "bad-request")}},
+				fmt.Errorf("jose: %w: <keyreq/> in an iq of type set", e2e.ErrMalformed)
+		}
 	}
 	return e2e.Received{}, fmt.Errorf("jose: %w: <keyreq/> in an iq of type %q", e2e.ErrMalformed, st.Type)
 }
@@ -778,11 +785,15 @@ func nsOf(st *e2e.Stanza) string {
 // <not-acceptable/>.
 func (s *Session) answer(st *e2e.Stanza, kr *e2e.Element) (*e2e.Stanza, error) {
 	sid, _ := kr.AttrValue("id")
-	if sid == "" || st.ID == "" || st.From.Equal(jid.JID{}) {
-		return nil, fmt.Errorf("jose: %w: key request without SID, id or sender", e2e.ErrMalformed)
+	if st.ID == "" || st.From.Equal(jid.JID{}) {
+		return nil, fmt.Errorf("jose: %w: key request without id or sender", e2e.ErrMalformed)
 	}
 	if !st.To.Equal(jid.JID{}) && !s.cfg.JID.Equal(jid.JID{}) && !st.To.Equal(s.cfg.JID) && !st.To.Equal(s.cfg.JID.Bare()) {
 		return nil, fmt.Errorf("jose: %w: key request addressed to %s, not to us", e2e.ErrMalformed, st.To)
+	}
+	if sid == "" {
+		// -06 §5.1 step 2: the SID is required; the get is still answered.
+		return iqError(st, kr, "modify", "bad-request"), nil
 	}
 	pk := kr.Child(NS, "pkey")
 	if pk == nil {

@@ -1,0 +1,64 @@
+package jose
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/xmppe2e/xmppe2e/e2e"
+)
+
+// errCond is the defined condition and error type of an iq error reply.
+func errCond(st *e2e.Stanza) (cond, typ string) {
+	e := st.Child(e2e.NSClient, "error")
+	if e == nil {
+		return "", ""
+	}
+	typ, _ = e.AttrValue("type")
+	c, _ := stanzaError(st)
+	return c, typ
+}
+
+// An iq set or get carrying <keyreq/> must be answered (RFC 6120 §8.2.3):
+// -06 §5.1 defines only the get, and requires the SID.
+func TestKeyRequestAlwaysAnswered(t *testing.T) {
+	clk := newClock()
+	j := newParty(t, Scheme, "juliet", clk, 1, "romeo")
+	r := newParty(t, Scheme, "romeo", clk, 2, "juliet")
+	wire := encrypt(t, j, msg(fullJIDs["juliet"], fullJIDs["romeo"], "hi"))
+	sid, _ := wire[0].Child(NS, "e2e").AttrValue("id")
+	iq, err := r.s.keyRequest(j.jid, sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	set := iq.Clone()
+	set.Type = "set"
+	res, err := j.s.Receive(ctx, set)
+	if !errors.Is(err, e2e.ErrMalformed) || len(res.Replies) != 1 {
+		t.Fatalf("keyreq in iq set: %+v %v", res, err)
+	}
+	if rep := res.Replies[0]; rep.Type != "error" || rep.ID != set.ID || !rep.To.Equal(set.From) {
+		t.Fatalf("reply to the set: %s", rep)
+	}
+	if c, typ := errCond(res.Replies[0]); c != "bad-request" || typ != "modify" {
+		t.Fatalf("set answered with %s/%s", c, typ)
+	}
+
+	nosid := iq.Clone()
+	nosid.ID = "nosid"
+	kr := nosid.Child(NS, "keyreq")
+	kr.Attr = nil
+	res, err = j.s.Receive(ctx, nosid)
+	if err != nil || len(res.Replies) != 1 {
+		t.Fatalf("keyreq without SID: %+v %v", res, err)
+	}
+	if c, typ := errCond(res.Replies[0]); c != "bad-request" || typ != "modify" || res.Replies[0].ID != "nosid" {
+		t.Fatalf("keyreq without SID answered with %s/%s: %s", c, typ, res.Replies[0])
+	}
+
+	// The real get is still answered with the SMK.
+	res, err = j.s.Receive(ctx, iq)
+	if err != nil || len(res.Replies) != 1 || res.Replies[0].Type != "result" {
+		t.Fatalf("get: %+v %v", res, err)
+	}
+}
