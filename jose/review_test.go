@@ -2,6 +2,7 @@ package jose
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/xmppe2e/xmppe2e/e2e"
@@ -60,5 +61,27 @@ func TestKeyRequestAlwaysAnswered(t *testing.T) {
 	res, err = j.s.Receive(ctx, iq)
 	if err != nil || len(res.Replies) != 1 || res.Replies[0].Type != "result" {
 		t.Fatalf("get: %+v %v", res, err)
+	}
+}
+
+// -06 §7: stamps are XEP-0082 DateTimes "presented as UTC with no offset";
+// XEP-0082 writes the fraction after ".". Both envelope paths agree.
+func TestStampUTCOnly(t *testing.T) {
+	env := func(stamp string) []byte {
+		return []byte("<forwarded xmlns='urn:xmpp:forward:0'><delay xmlns='urn:xmpp:delay' stamp='" + stamp + "'/><message xmlns='jabber:client' from='juliet@capulet.lit/balcony' to='romeo@montague.lit'/></forwarded>")
+	}
+	for _, ok := range []string{"2026-03-14T15:09:26.000Z", "2026-03-14T15:09:26Z", "2026-03-14T15:09:26.1Z", "2026-03-14T15:09:26.123456789Z"} {
+		for _, b := range [][]byte{env(ok), []byte(strings.ReplaceAll(string(env(ok)), "'", "\""))} {
+			if _, _, err := parseEnvelope(b); err != nil {
+				t.Errorf("stamp %s refused: %v", ok, err)
+			}
+		}
+	}
+	for _, bad := range []string{"2026-03-14T15:09:26.000+00:00", "2026-03-14T17:09:26.000+02:00", "2026-03-14T15:09:26.000-00:00", "2026-03-14T15:09:26,000Z", "2026-03-14T15:09:26.Z"} {
+		for _, b := range [][]byte{env(bad), []byte(strings.ReplaceAll(string(env(bad)), "'", "\""))} {
+			if _, _, err := parseEnvelope(b); !errors.Is(err, e2e.ErrMalformed) {
+				t.Errorf("stamp %s: %v, want ErrMalformed", bad, err)
+			}
+		}
 	}
 }

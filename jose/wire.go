@@ -346,13 +346,39 @@ func parseEnvelopeXML(b []byte) (*e2e.Stanza, time.Time, error) {
 	}
 }
 
-// parseStamp reads an XEP-0082 DateTime.
+// parseStamp reads an XEP-0082 DateTime in UTC: -06 §7 requires "UTC with
+// no offset" (so "Z", never "+00:00" or another zone) and XEP-0082 a "."
+// before the fraction (time.Parse also takes ",").
 func parseStamp(s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, s)
+	if err == nil && !utcStamp(s) {
+		err = fmt.Errorf("not UTC with Z")
+	}
 	if err != nil {
 		return time.Time{}, fmt.Errorf("jose: %w: bad <delay/> stamp %q", e2e.ErrMalformed, s)
 	}
 	return t, nil
+}
+
+// utcStamp reports whether s has the shape CCYY-MM-DDThh:mm:ss[.s+]Z.
+func utcStamp(s string) bool {
+	const fixed = len("2006-01-02T15:04:05")
+	if len(s) < fixed+1 || s[len(s)-1] != 'Z' {
+		return false
+	}
+	frac := s[fixed : len(s)-1]
+	if frac == "" {
+		return true
+	}
+	if len(frac) < 2 || frac[0] != '.' {
+		return false
+	}
+	for _, c := range frac[1:] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // Application error conditions of the draft (all in NS).
