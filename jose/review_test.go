@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"mellium.im/xmpp/jid"
+
 	"github.com/xmppe2e/xmppe2e/e2e"
 )
 
@@ -84,4 +86,84 @@ func TestStampUTCOnly(t *testing.T) {
 			}
 		}
 	}
+}
+
+func iqSet(from, to string) *e2e.Stanza {
+	q := &e2e.Stanza{Kind: e2e.IQ, Type: "set", ID: "q1", From: jid.MustParse(from), To: jid.MustParse(to)}
+	q.Children = []*e2e.Element{e2e.NewElement("urn:example:q", "query", "payload")}
+	return q
+}
+
+// wantIQError fails t unless reps is one iq error answering wire with the
+// stanza condition cond and the draft's application condition app.
+func wantIQError(t *testing.T, reps []*e2e.Stanza, wire *e2e.Stanza, cond, app string) {
+	t.Helper()
+	if len(reps) != 1 {
+		t.Fatalf("%d replies, want the iq error", len(reps))
+	}
+	r := reps[0]
+	c, a := stanzaError(r)
+	if r.Kind != e2e.IQ || r.Type != "error" || r.ID != wire.ID || !r.To.Equal(wire.From) || c != cond || a != app {
+		t.Fatalf("reply %s, want iq error %s/%s to %s", r, cond, app, wire.From)
+	}
+}
+
+// An iq get or set that cannot be opened MUST be answered (-06 §3.3.1 note,
+// RFC 6120 §8.2.3): Receive returns the error in Replies, also for iqs held
+// for a key that is refused or never comes (Close).
+func TestFailedIQAnswered(t *testing.T) {
+	clk := newClock()
+	j := newParty(t, Scheme, "juliet", clk, 1, "romeo")
+	r := newParty(t, Scheme, "romeo", clk, 2, "juliet")
+	m := newParty(t, Scheme, "mercutio", clk, 3, "juliet")
+
+	// Held, then Close: the held set is answered.
+	w := encrypt(t, j, iqSet(fullJIDs["juliet"], fullJIDs["romeo"]))
+	res, err := r.s.Receive(ctx, w[0])
+	if err != nil || len(res.Replies) != 1 {
+		t.Fatalf("held: %+v %v", res, err)
+	}
+	out, err := r.s.Close(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantIQError(t, out, w[0], "bad-request", CondInsufficientInformation)
+
+	// Undecryptable: tampered tag, SMK known.
+	r = newParty(t, Scheme, "romeo", clk, 4, "juliet")
+	if _, errs := pump(t, []*party{j, r}, encrypt(t, j, msg(fullJIDs["juliet"], fullJIDs["romeo"], "warm-up"))); len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	w = encrypt(t, j, iqSet(fullJIDs["juliet"], fullJIDs["romeo"]))
+	bad := w[0].Clone()
+	mac := bad.Child(NS, "e2e").Child(NS, "mac")
+	tag := []byte(mac.Text())
+	tag[0] ^= 1
+	mac.Nodes = []e2e.Node{e2e.CharData(tag)}
+	res, err = r.s.Receive(ctx, bad)
+	if !errors.Is(err, e2e.ErrDecrypt) && !errors.Is(err, e2e.ErrMalformed) {
+		t.Fatalf("tampered iq: %v", err)
+	}
+	if errors.Is(err, e2e.ErrDecrypt) {
+		wantIQError(t, res.Replies, bad, "bad-request", CondDecryptionFailed)
+	} else {
+		wantIQError(t, res.Replies, bad, "bad-request", "")
+	}
+
+	// Held by a stranger, key refused: the held set is answered.
+	re := encrypt(t, j, iqSet(fullJIDs["juliet"], fullJIDs["romeo"]))[0].Clone()
+	re.To = m.jid
+	res, err = m.s.Receive(ctx, re)
+	if err != nil || len(res.Replies) != 1 {
+		t.Fatalf("stranger holds: %+v %v", res, err)
+	}
+	ans, err := j.s.Receive(ctx, res.Replies[0])
+	if err != nil || len(ans.Replies) != 1 || ans.Replies[0].Type != "error" {
+		t.Fatalf("refusal: %+v %v", ans, err)
+	}
+	res, err = m.s.Receive(ctx, ans.Replies[0])
+	if !errors.Is(err, e2e.ErrUntrustedKey) {
+		t.Fatalf("refused: %v", err)
+	}
+	wantIQError(t, res.Replies, re, "bad-request", CondInsufficientInformation)
 }

@@ -383,12 +383,17 @@ func (s *Session) sign(st *e2e.Stanza) (*e2e.Stanza, error) {
 }
 
 // Close forgets the stanzas still waiting for keys and the outstanding key
-// requests. It sends nothing.
+// requests. It returns the error answers (<insufficient-information/>)
+// owed to the held iq gets and sets; it sends nothing else.
 func (s *Session) Close(ctx context.Context) ([]*e2e.Stanza, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var out []*e2e.Stanza
+	for _, h := range s.held {
+		out = append(out, iqAnswer(h.st, e2e.ErrNoKey)...)
+	}
 	s.held, s.requests = nil, map[string]*request{}
-	return nil, nil
+	return out, nil
 }
 
 // Receive handles one inbound stanza: it opens <e2e type='enc'/> (asking the
@@ -426,13 +431,26 @@ func (s *Session) Receive(ctx context.Context, st *e2e.Stanza) (e2e.Received, er
 	}
 	op, replies, err := s.open(st, e, 0, nil, true)
 	if err != nil {
-		return e2e.Received{}, err
+		// An iq get or set MUST be answered (-06 §3.3.1, RFC 6120 §8.2.3).
+		return e2e.Received{Replies: iqAnswer(st, err)}, err
 	}
 	r := e2e.Received{Replies: replies}
 	if op != nil {
 		r.Opened = []e2e.Opened{*op}
 	}
 	return r, nil
+}
+
+// iqAnswer is the error reply owed to an iq get or set that failed with
+// err (none for other stanzas, and none for replays: ErrorReply).
+func iqAnswer(st *e2e.Stanza, err error) []*e2e.Stanza {
+	if st.Kind != e2e.IQ || st.Type != "get" && st.Type != "set" {
+		return nil
+	}
+	if rep := ErrorReply(st, err); rep != nil {
+		return []*e2e.Stanza{rep}
+	}
+	return nil
 }
 
 // pendingCheck is what an opened layer leaves to record once every layer
@@ -956,30 +974,33 @@ func (s *Session) keyRefused(st *e2e.Stanza, kr *e2e.Element) (e2e.Received, err
 	}
 	delete(s.requests, st.ID)
 	ik := inKey{req.peer.String(), req.sid}
+	cond, _ := stanzaError(st)
+	class := e2e.ErrNoKey
+	if cond == "forbidden" {
+		class = e2e.ErrUntrustedKey
+	}
 	dropped := 0
+	var replies []*e2e.Stanza
 	kept := s.held[:0]
 	for _, h := range s.held {
 		if slices.Contains(h.keys, ik) {
 			h.keys = slices.DeleteFunc(slices.Clone(h.keys), func(k inKey) bool { return k == ik })
 			if !s.anyRequested(h.keys) {
 				dropped++
+				// A held iq get or set still owes its sender an answer.
+				replies = append(replies, iqAnswer(h.st, class)...)
 				continue
 			}
 		}
 		kept = append(kept, h)
 	}
 	s.held = kept
-	cond, _ := stanzaError(st)
 	if dropped == 0 {
 		// Nothing lost: another request (General JSON asks for every
 		// SID) may still bring the key.
 		return e2e.Received{}, nil
 	}
-	class := e2e.ErrNoKey
-	if cond == "forbidden" {
-		class = e2e.ErrUntrustedKey
-	}
-	return e2e.Received{}, fmt.Errorf("jose: %w: %s refused the SMK for SID %q (%s); %d held stanza(s) cannot be opened", class, req.peer, req.sid, cond, dropped)
+	return e2e.Received{Replies: replies}, fmt.Errorf("jose: %w: %s refused the SMK for SID %q (%s); %d held stanza(s) cannot be opened", class, req.peer, req.sid, cond, dropped)
 }
 
 func (s *Session) anyRequested(keys []inKey) bool {
