@@ -151,7 +151,7 @@ func (s *Session) openGeneral(st *e2e.Stanza, e *e2e.Element, depth int, checks 
 	}
 	var ph protectedHeader
 	raw, err := b64.DecodeString(g.Protected)
-	if err != nil || json.Unmarshal(raw, &ph) != nil {
+	if err != nil || decodeHeader(raw, &ph) != nil {
 		return nil, nil, fmt.Errorf("jose: %w: protected header", e2e.ErrMalformed)
 	}
 	if ph.Zip != nil || ph.Crit != nil || ph.Alg != "" || !slices.Contains(contentAlgs, ph.Enc) {

@@ -230,6 +230,28 @@ type protectedHeader struct {
 	Crit json.RawMessage `json:"crit"`
 }
 
+// decodeHeader reads the JOSE header JSON raw into h. Header Parameter
+// names are case-sensitive (RFC 7515 §4, RFC 7516 §4), unlike the field
+// matching of encoding/json: "ALG" or "Enc" is an unknown parameter, ignored,
+// never "alg" or "enc". A duplicate name yields its last value, as RFC 7516
+// §4 allows.
+func decodeHeader(raw []byte, h *protectedHeader) error {
+	var m map[string]json.RawMessage
+	d := json.NewDecoder(bytes.NewReader(raw))
+	if err := d.Decode(&m); err != nil || m == nil || d.More() {
+		return fmt.Errorf("jose: %w: protected header is not a JSON object", e2e.ErrMalformed)
+	}
+	for name, dst := range map[string]*string{"alg": &h.Alg, "enc": &h.Enc, "kid": &h.Kid, "cty": &h.Cty} {
+		if v, ok := m[name]; ok {
+			if err := json.Unmarshal(v, dst); err != nil {
+				return fmt.Errorf("jose: %w: header parameter %q is not a string", e2e.ErrMalformed, name)
+			}
+		}
+	}
+	h.Zip, h.Crit = m["zip"], m["crit"]
+	return nil
+}
+
 func parseProtected(s string, jwe bool) (protectedHeader, error) {
 	var h protectedHeader
 	raw, err := b64.DecodeString(s)
@@ -239,9 +261,8 @@ func parseProtected(s string, jwe bool) (protectedHeader, error) {
 	if len(raw) > 4096 {
 		return h, fmt.Errorf("jose: %w: protected header of %d bytes", e2e.ErrMalformed, len(raw))
 	}
-	d := json.NewDecoder(bytes.NewReader(raw))
-	if err := d.Decode(&h); err != nil || d.More() {
-		return h, fmt.Errorf("jose: %w: protected header is not a JSON object", e2e.ErrMalformed)
+	if err := decodeHeader(raw, &h); err != nil {
+		return h, err
 	}
 	switch {
 	case h.Zip != nil:

@@ -167,3 +167,35 @@ func TestFailedIQAnswered(t *testing.T) {
 	}
 	wantIQError(t, res.Replies, re, "bad-request", CondInsufficientInformation)
 }
+
+// Header Parameter names are case-sensitive (RFC 7515 §4, RFC 7516 §4):
+// "ALG" is an unknown parameter, not "alg" (encoding/json's field matching
+// would take it for one).
+func TestHeaderNamesCaseSensitive(t *testing.T) {
+	enc := func(s string) string { return b64.EncodeToString([]byte(s)) }
+	for _, c := range []struct {
+		hdr      string
+		alg, kid string // "" when refused
+	}{
+		{`{"alg":"A256KW","enc":"A256GCM","kid":"x","ALG":"none"}`, "A256KW", "x"},
+		{`{"alg":"A256KW","enc":"A256GCM","kid":"x","KID":"y","Kid":"z"}`, "A256KW", "x"},
+		{`{"alg":"A256KW","enc":"A256GCM","kid":"x","Zip":"DEF","CRIT":["b64"]}`, "A256KW", "x"},
+		{`{"ALG":"A256KW","enc":"A256GCM","kid":"x"}`, "", ""},
+		{`{"alg":"A256KW","ENC":"A256GCM","kid":"x"}`, "", ""},
+		{`{"alg":"A256KW","enc":"A256GCM","kid":"x","zip":"DEF"}`, "", ""},
+		{`{"alg":"A256KW","enc":"A256GCM","kid":"x","crit":["exp"]}`, "", ""},
+		{`{"alg":"A256KW","enc":"A256GCM","kid":7}`, "", ""},
+		{`null`, "", ""},
+	} {
+		h, err := parseProtected(enc(c.hdr), true)
+		if c.alg == "" {
+			if !errors.Is(err, e2e.ErrMalformed) {
+				t.Errorf("%s: accepted as %+v", c.hdr, h)
+			}
+			continue
+		}
+		if err != nil || h.Alg != c.alg || h.Kid != c.kid {
+			t.Errorf("%s: %+v %v, want alg %s kid %s", c.hdr, h, err, c.alg, c.kid)
+		}
+	}
+}
