@@ -58,13 +58,16 @@ func parseKey(b []byte, private bool) (key, error) {
 	if err := json.Unmarshal(b, &k.JSONWebKey); err != nil {
 		return key{}, fmt.Errorf("jose: %w: JWK: %v", e2e.ErrMalformed, err)
 	}
-	var extra struct {
-		Ops []string `json:"key_ops"`
+	// Member names are case-sensitive (RFC 7517 §4): only "key_ops".
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(b, &members); err != nil {
+		return key{}, fmt.Errorf("jose: %w: JWK: %v", e2e.ErrMalformed, err)
 	}
-	if err := json.Unmarshal(b, &extra); err != nil {
-		return key{}, fmt.Errorf("jose: %w: JWK key_ops: %v", e2e.ErrMalformed, err)
+	if ops, ok := members["key_ops"]; ok {
+		if err := json.Unmarshal(ops, &k.ops); err != nil {
+			return key{}, fmt.Errorf("jose: %w: JWK key_ops: %v", e2e.ErrMalformed, err)
+		}
 	}
-	k.ops = extra.Ops
 	if b, sym := k.Key.([]byte); sym {
 		if len(b) == 0 {
 			return key{}, fmt.Errorf("jose: %w: empty oct JWK", e2e.ErrMalformed)
@@ -104,11 +107,17 @@ func parseKeys(b []byte, private bool) ([]key, error) {
 	if len(b) > maxKeyJSON {
 		return nil, fmt.Errorf("jose: %w: key file of %d bytes", e2e.ErrMalformed, len(b))
 	}
-	var set struct {
-		Keys []json.RawMessage `json:"keys"`
-	}
-	if err := json.Unmarshal(b, &set); err != nil {
+	// A JWK Set is an object with a "keys" member (RFC 7517 §5; names are
+	// case-sensitive).
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(b, &members); err != nil {
 		return nil, fmt.Errorf("jose: %w: JWK: %v", e2e.ErrMalformed, err)
+	}
+	var set struct{ Keys []json.RawMessage }
+	if raw, ok := members["keys"]; ok {
+		if err := json.Unmarshal(raw, &set.Keys); err != nil {
+			return nil, fmt.Errorf("jose: %w: JWK Set: %v", e2e.ErrMalformed, err)
+		}
 	}
 	if set.Keys == nil {
 		k, err := parseKey(b, private)

@@ -199,3 +199,20 @@ func TestHeaderNamesCaseSensitive(t *testing.T) {
 		}
 	}
 }
+
+// JWK member names are case-sensitive (RFC 7517 §4, §5): "KEY_OPS" does not
+// restrict a key, "KEYS" does not make a set.
+func TestJWKNamesCaseSensitive(t *testing.T) {
+	smk := `{"kty":"oct","kid":"s","k":"` + b64.EncodeToString(make([]byte, 32)) + `"`
+	k, err := parseKey([]byte(smk+`,"KEY_OPS":["sign"]}`), false)
+	if err != nil || k.ops != nil || len(allowedAlgs(k, forKeyWrap)) == 0 {
+		t.Fatalf("KEY_OPS taken as key_ops: %v %v", k.ops, err)
+	}
+	k, err = parseKey([]byte(smk+`,"key_ops":["sign"]}`), false)
+	if err != nil || len(k.ops) != 1 || len(allowedAlgs(k, forKeyWrap)) != 0 {
+		t.Fatalf("key_ops ignored: %v %v", k.ops, err)
+	}
+	if ks, err := parseKeys([]byte(`{"KEYS":[`+smk+`}]}`), false); err == nil {
+		t.Fatalf("KEYS taken for a JWK Set: %d keys", len(ks))
+	}
+}
