@@ -216,3 +216,48 @@ func TestJWKNamesCaseSensitive(t *testing.T) {
 		t.Fatalf("KEYS taken for a JWK Set: %d keys", len(ks))
 	}
 }
+
+// The wire stanza of an encrypted or signed iq answer carries the wire id
+// of the request (RFC 6120 §8.2.3), while the inner answer keeps the inner
+// id, which differs from it (-06 §3.2.2 step 9, §4.2.1 step 8).
+func TestIQAnswerKeepsRequestID(t *testing.T) {
+	clk := newClock()
+	j := newParty(t, Scheme, "juliet", clk, 1, "romeo")
+	r := newParty(t, Scheme, "romeo", clk, 2, "juliet")
+	for _, typ := range []string{"result", "error"} {
+		for _, op := range []string{"encrypt", "sign"} {
+			req := iqSet(fullJIDs["juliet"], fullJIDs["romeo"])
+			wire := encrypt(t, j, req)
+			opened, errs := pump(t, []*party{j, r}, wire)
+			if len(errs) != 0 || len(opened["romeo"]) != 1 || wire[0].ID == req.ID {
+				t.Fatalf("%v %v", opened, errs)
+			}
+			got := opened["romeo"][0].Stanza
+			ans := &e2e.Stanza{Kind: e2e.IQ, Type: typ, ID: got.ID, From: r.jid, To: got.From}
+			if typ == "error" {
+				ans.Children = []*e2e.Element{errorElement(e2e.NSClient, "cancel", "item-not-found", "")}
+			}
+			var out []*e2e.Stanza
+			var err error
+			if op == "encrypt" {
+				out, err = r.s.Encrypt(ctx, ans)
+			} else {
+				out, err = r.s.Sign(ctx, ans)
+			}
+			if err != nil || len(out) != 1 {
+				t.Fatal(err)
+			}
+			if out[0].ID != wire[0].ID {
+				t.Errorf("%s %s answer: wire id %q, the request's wire id %q", op, typ, out[0].ID, wire[0].ID)
+			}
+			back, errs := pump(t, []*party{j, r}, out)
+			if len(errs) != 0 || len(back["juliet"]) != 1 || back["juliet"][0].Stanza.ID != req.ID {
+				t.Fatalf("answer opened: %v %v", back, errs)
+			}
+			// Used once: a second answer gets its own id.
+			if again, err := r.s.Encrypt(ctx, ans); err != nil || again[0].ID == wire[0].ID {
+				t.Fatalf("second answer: %v %v", again, err)
+			}
+		}
+	}
+}

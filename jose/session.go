@@ -122,6 +122,9 @@ type Session struct {
 	lastSent time.Time
 	pruneAt  int // replay cache size that triggers the next sweep
 	headers  map[string]protectedHeader
+	// iqIDs maps an opened iq get/set (sender full JID, inner id) to the
+	// id of the wire stanza that carried it, for the answer's outer id.
+	iqIDs map[iqKey]string
 
 	learnOrder []inKey // keys of in, oldest first
 }
@@ -140,7 +143,7 @@ func (p *Profile) NewSession(cfg e2e.Config) (e2e.Session, error) {
 		current: map[string]*smkEntry{}, bySID: map[string]*smkEntry{},
 		in: map[inKey]key{}, requests: map[string]*request{},
 		seen: map[string]time.Time{}, last: map[string]time.Time{},
-		headers: map[string]protectedHeader{},
+		headers: map[string]protectedHeader{}, iqIDs: map[iqKey]string{},
 	}
 	if cfg.Local != nil {
 		id, ok := cfg.Local.(*Identity)
@@ -317,7 +320,41 @@ func (s *Session) encrypt(st *e2e.Stanza) ([]*e2e.Stanza, error) {
 		return nil, err
 	}
 	out.Children = []*e2e.Element{partsElement("e2e", [][2]string{{"type", "enc"}, {"id", e.sid}}, jweParts, c)}
+	s.answerID(st, out)
 	return []*e2e.Stanza{out}, nil
+}
+
+type iqKey struct{ peer, id string }
+
+// maxIQIDs bounds the iq ids a session remembers for its answers.
+const maxIQIDs = 1024
+
+// noteIQ remembers the wire id of an opened iq get or set: the answer's
+// wire stanza must carry it (RFC 6120 §8.2.3), while the inner answer keeps
+// the inner id and the two differ (-06 §3.2.2 step 9).
+func (s *Session) noteIQ(wire *e2e.Stanza, op *e2e.Opened) {
+	in := op.Stanza
+	if in.Kind != e2e.IQ || in.Type != "get" && in.Type != "set" || wire.ID == "" {
+		return
+	}
+	if len(s.iqIDs) >= maxIQIDs {
+		clear(s.iqIDs)
+	}
+	s.iqIDs[iqKey{wire.From.String(), in.ID}] = wire.ID
+}
+
+// answerID sets the id of out, the outermost wire stanza for st, to the
+// wire id of the request st answers, when st is an iq result or error to
+// a request this session opened.
+func (s *Session) answerID(st, out *e2e.Stanza) {
+	if st.Kind != e2e.IQ || st.Type != "result" && st.Type != "error" {
+		return
+	}
+	k := iqKey{st.To.String(), st.ID}
+	if id, ok := s.iqIDs[k]; ok && id != st.ID {
+		out.ID = id
+		delete(s.iqIDs, k)
+	}
 }
 
 // outer returns the wire stanza for st: same kind, type and addressing, a
@@ -363,6 +400,7 @@ func (s *Session) Sign(ctx context.Context, st *e2e.Stanza) ([]*e2e.Stanza, erro
 	if err != nil {
 		return nil, err
 	}
+	s.answerID(st, out)
 	return []*e2e.Stanza{out}, nil
 }
 
@@ -436,6 +474,7 @@ func (s *Session) Receive(ctx context.Context, st *e2e.Stanza) (e2e.Received, er
 	}
 	r := e2e.Received{Replies: replies}
 	if op != nil {
+		s.noteIQ(st, op)
 		r.Opened = []e2e.Opened{*op}
 	}
 	return r, nil
@@ -959,6 +998,7 @@ func (s *Session) release(ik inKey) e2e.Received {
 				r.Replies = append(r.Replies, rep)
 			}
 		case op != nil:
+			s.noteIQ(h.st, op)
 			r.Opened = append(r.Opened, *op)
 		}
 	}
