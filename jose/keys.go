@@ -103,7 +103,13 @@ func checkKeySize(k any) error {
 }
 
 // parseKeys reads a JWK or a JWK Set ({"keys":[...]}).
-func parseKeys(b []byte, private bool) ([]key, error) {
+func parseKeys(b []byte, private bool) ([]key, error) { return parseKeySet(b, private, false) }
+
+// parseKeySet is parseKeys; with skipBad the members of a set that are not
+// usable keys (unknown kty, a key too small) are left out instead of
+// failing the set, as a key request's <pkey/> needs (-06 §5.2 step 2: the
+// sender chooses one of the offered keys).
+func parseKeySet(b []byte, private, skipBad bool) ([]key, error) {
 	if len(b) > maxKeyJSON {
 		return nil, fmt.Errorf("jose: %w: key file of %d bytes", e2e.ErrMalformed, len(b))
 	}
@@ -133,9 +139,15 @@ func parseKeys(b []byte, private bool) ([]key, error) {
 	for _, raw := range set.Keys {
 		k, err := parseKey(raw, private)
 		if err != nil {
+			if skipBad {
+				continue
+			}
 			return nil, err
 		}
 		out = append(out, k)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("jose: %w: no usable key in the JWK Set", e2e.ErrUnsupported)
 	}
 	return out, nil
 }

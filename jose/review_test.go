@@ -1,6 +1,7 @@
 package jose
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -259,5 +260,52 @@ func TestIQAnswerKeepsRequestID(t *testing.T) {
 				t.Fatalf("second answer: %v %v", again, err)
 			}
 		}
+	}
+}
+
+// The sender chooses one key of the offered JWK Set (-06 §5.2 step 2): a
+// member it cannot use does not make it refuse the others.
+func TestKeyRequestSkipsUnusableKeys(t *testing.T) {
+	clk := newClock()
+	j := newParty(t, Scheme, "juliet", clk, 1, "romeo")
+	r := newParty(t, Scheme, "romeo", clk, 2, "juliet")
+	wire := encrypt(t, j, msg(fullJIDs["juliet"], fullJIDs["romeo"], "hi"))
+	res, err := r.s.Receive(ctx, wire[0])
+	if err != nil || len(res.Replies) != 1 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	iq := res.Replies[0].Clone()
+	pk := iq.Child(NS, "keyreq").Child(NS, "pkey")
+	raw, err := b64.DecodeString(pk.Text())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var set struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal(raw, &set); err != nil {
+		t.Fatal(err)
+	}
+	small := `{"kty":"RSA","kid":"small","n":"` + b64.EncodeToString(make([]byte, 64)) + `","e":"AQAB"}`
+	set.Keys = append([]json.RawMessage{json.RawMessage(`{"kty":"XYZ","kid":"future"}`), json.RawMessage(small)}, set.Keys...)
+	pk.Nodes = []e2e.Node{e2e.CharData(b64.EncodeToString(mustJSON(t, set)))}
+	ans, err := j.s.Receive(ctx, iq)
+	if err != nil || len(ans.Replies) != 1 || ans.Replies[0].Type != "result" {
+		t.Fatalf("answer: %v %v", ans.Replies, err)
+	}
+	got, err := r.s.Receive(ctx, ans.Replies[0])
+	if err != nil || len(got.Opened) != 1 {
+		t.Fatalf("%+v %v", got, err)
+	}
+	// Only unusable keys: <not-acceptable/>.
+	set.Keys = set.Keys[:2]
+	pk.Nodes = []e2e.Node{e2e.CharData(b64.EncodeToString(mustJSON(t, set)))}
+	iq.ID = "only-bad"
+	ans, err = j.s.Receive(ctx, iq)
+	if err != nil || len(ans.Replies) != 1 {
+		t.Fatalf("answer: %v %v", ans.Replies, err)
+	}
+	if c, typ := errCond(ans.Replies[0]); c != "not-acceptable" || typ != "modify" {
+		t.Fatalf("only unusable keys: %s/%s", c, typ)
 	}
 }

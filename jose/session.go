@@ -864,7 +864,7 @@ func (s *Session) answer(st *e2e.Stanza, kr *e2e.Element) (*e2e.Stanza, error) {
 	if err != nil {
 		return iqError(st, kr, "modify", "bad-request"), nil
 	}
-	keys, err := parseKeys(raw, false)
+	keys, err := parseKeySet(raw, false, true)
 	if err != nil {
 		return iqError(st, kr, "modify", "not-acceptable"), nil
 	}
