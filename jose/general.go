@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 
 	gojose "github.com/go-jose/go-jose/v4"
 	"mellium.im/xmpp/jid"
@@ -141,6 +142,9 @@ func (s *Session) openGeneral(st *e2e.Stanza, e *e2e.Element, depth int, checks 
 	if err != nil {
 		return nil, nil, fmt.Errorf("jose: %w: <general/> is not base64url", e2e.ErrMalformed)
 	}
+	if err := uniqueNames(js); err != nil {
+		return nil, nil, err
+	}
 	var g generalJWE
 	d := json.NewDecoder(bytes.NewReader(js))
 	if err := d.Decode(&g); err != nil || d.More() {
@@ -204,4 +208,60 @@ func decryptGeneral(js string, k key, algs []string, kid string) (pt []byte, err
 		return nil, errDecrypt
 	}
 	return pt, nil
+}
+
+// uniqueNames refuses JSON in which an object names a member twice, also in
+// spellings that differ only in case. encoding/json matches struct fields
+// case-insensitively and go-jose's decoder exactly; with one spelling per
+// name both read the same members (RFC 7516 §7.2.1 names are exact).
+func uniqueNames(b []byte) error {
+	bad := fmt.Errorf("jose: %w: General JSON with a repeated member name", e2e.ErrMalformed)
+	d := json.NewDecoder(bytes.NewReader(b))
+	type frame struct {
+		obj   bool
+		names []string
+		key   bool // the next token of an object is a member name
+	}
+	var stack []*frame
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("jose: %w: General JSON: %v", e2e.ErrMalformed, err)
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.obj && top.key {
+			if name, ok := tok.(string); ok {
+				for _, n := range top.names {
+					if strings.EqualFold(n, name) {
+						return bad
+					}
+				}
+				top.names = append(top.names, name)
+				top.key = false
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			if top != nil && top.obj {
+				top.key = true
+			}
+			if len(stack) >= 16 {
+				return fmt.Errorf("jose: %w: General JSON nested too deep", e2e.ErrMalformed)
+			}
+			stack = append(stack, &frame{obj: tok == json.Delim('{'), key: true})
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		default:
+			if top != nil && top.obj {
+				top.key = true
+			}
+		}
+	}
 }

@@ -309,3 +309,54 @@ func TestKeyRequestSkipsUnusableKeys(t *testing.T) {
 		t.Fatalf("only unusable keys: %s/%s", c, typ)
 	}
 }
+
+// A General JSON object that names a member twice, or in two spellings that
+// differ only in case, is refused: go-jose and this package's own reading
+// must see the same encrypted_key, or a replay with an extra "ENCRYPTED_KEY"
+// would miss the replay cache.
+func TestGeneralJSONNamesUnambiguous(t *testing.T) {
+	clk := newClock()
+	p := New(Options{GeneralJSON: true})
+	j := newParty(t, p, "juliet", clk, 1, "romeo", "mercutio")
+	r := newParty(t, p, "romeo", clk, 2, "juliet")
+	if _, errs := pump(t, []*party{j, r}, encrypt(t, j, msg(fullJIDs["juliet"], fullJIDs["romeo"], "warm-up"))); len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	g, err := j.s.EncryptGeneral(ctx, msg(fullJIDs["juliet"], fullJIDs["romeo"], "once"), []jid.JID{r.jid})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened, errs := pump(t, []*party{j, r}, g)
+	if len(errs) != 0 || len(opened["romeo"]) != 1 {
+		t.Fatalf("%v %v", opened, errs)
+	}
+	gen := g[0].Child(NS, "e2e").Child(NSGeneral, "general")
+	js, err := b64.DecodeString(gen.Text())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, edit := range []func(string) string{
+		func(s string) string { return afterMember(s, "encrypted_key", `"ENCRYPTED_KEY":"AAAA"`) },
+		func(s string) string { return afterMember(s, "encrypted_key", `"Encrypted_Key":"AAAA"`) },
+		func(s string) string { return afterMember(s, "kid", `"KID":"x"`) },
+		func(s string) string { return strings.Replace(s, `"iv":`, `"iv":"AAAA","iv":`, 1) },
+	} {
+		re := g[0].Clone()
+		re.Child(NS, "e2e").Child(NSGeneral, "general").Nodes = []e2e.Node{e2e.CharData(b64.EncodeToString([]byte(edit(string(js)))))}
+		res, err := r.s.Receive(ctx, re)
+		if len(res.Opened) != 0 || !errors.Is(err, e2e.ErrMalformed) && !errors.Is(err, e2e.ErrReplay) {
+			t.Errorf("%s: %+v %v", edit(string(js))[:80], res, err)
+		}
+	}
+}
+
+// afterMember inserts member after the first string member name of s.
+func afterMember(s, name, member string) string {
+	i := strings.Index(s, `"`+name+`":"`)
+	if i < 0 {
+		return s
+	}
+	j := i + len(name) + 4
+	k := strings.IndexByte(s[j:], '"')
+	return s[:j+k+1] + "," + member + s[j+k+1:]
+}
