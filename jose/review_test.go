@@ -360,3 +360,17 @@ func afterMember(s, name, member string) string {
 	k := strings.IndexByte(s[j:], '"')
 	return s[:j+k+1] + "," + member + s[j+k+1:]
 }
+
+// XEP-0203 §3: <delay/> may carry a natural-language reason as text (and a
+// from attribute); it holds no elements.
+func TestDelayReason(t *testing.T) {
+	const st = "<message xmlns='jabber:client' from='juliet@capulet.lit/balcony' to='romeo@montague.lit'/>"
+	ok := "<forwarded xmlns='urn:xmpp:forward:0'><delay xmlns='urn:xmpp:delay' from='capulet.lit' stamp='2026-03-14T15:09:26.000Z'>Offline storage</delay>" + st + "</forwarded>"
+	if _, ts, err := parseEnvelope([]byte(ok)); err != nil || ts.IsZero() {
+		t.Fatalf("delay with a reason: %v", err)
+	}
+	bad := "<forwarded xmlns='urn:xmpp:forward:0'><delay xmlns='urn:xmpp:delay' stamp='2026-03-14T15:09:26.000Z'><x/></delay>" + st + "</forwarded>"
+	if _, _, err := parseEnvelope([]byte(bad)); !errors.Is(err, e2e.ErrMalformed) {
+		t.Fatalf("delay with an element: %v", err)
+	}
+}

@@ -315,8 +315,20 @@ func parseEnvelopeXML(b []byte) (*e2e.Stanza, time.Time, error) {
 	if err != nil {
 		return nil, zero, err
 	}
-	if end, ok, err := next(); err != nil || ok || end.Name != delay.Name {
-		return nil, zero, fmt.Errorf("jose: %w: <delay/> must be empty", e2e.ErrMalformed)
+	// XEP-0203 §3 lets <delay/> hold a natural-language reason as text;
+	// nothing else.
+	for done := false; !done; {
+		tok, err := d.Token()
+		if err != nil {
+			return nil, zero, fmt.Errorf("jose: %w: envelope: %v", e2e.ErrMalformed, err)
+		}
+		switch t := tok.(type) {
+		case xml.CharData:
+		case xml.EndElement:
+			done = true
+		default:
+			return nil, zero, fmt.Errorf("jose: %w: <delay/> holds %T; it may hold only text", e2e.ErrMalformed, t)
+		}
 	}
 	start, ok, err := next()
 	if err != nil {
