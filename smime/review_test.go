@@ -1,0 +1,146 @@
+package smime
+
+import (
+	"context"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"fmt"
+	"math/big"
+	"strings"
+	"testing"
+
+	"github.com/xmppe2e/xmppe2e/e2e"
+)
+
+// withKeyUsage returns a copy of id whose self-signed certificate has the
+// given key usage bits (and the same key, JID and SAN).
+func withKeyUsage(t *testing.T, id *Identity, ku x509.KeyUsage) *Identity {
+	t.Helper()
+	san, err := sanExtension(id.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:    big.NewInt(int64(ku) + 1000),
+		Subject:         pkix.Name{CommonName: id.addr.String()},
+		NotBefore:       epoch.AddDate(-1, 0, 0),
+		NotAfter:        epoch.AddDate(1, 0, 0),
+		KeyUsage:        ku,
+		ExtKeyUsage:     []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection},
+		ExtraExtensions: []pkix.Extension{san},
+	}
+	der, err := x509.CreateCertificate(newSeeded(7), tmpl, tmpl, &id.key.PublicKey, id.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Identity{key: id.key, cert: cert, addr: id.addr}
+}
+
+// TestKeyUsage: a certificate whose keyUsage extension does not allow
+// digitalSignature (or nonRepudiation) cannot sign, and one that does not
+// allow keyEncipherment cannot be encrypted to (RFC 8550 §4.4.2).
+func TestKeyUsage(t *testing.T) {
+	jul, rom := fixtureIdentity(t, "juliet"), fixtureIdentity(t, "romeo")
+	open := func(t *testing.T, signer *Identity) error {
+		js, err := Scheme.NewSession(e2e.Config{Local: signer, JID: julietFull, Peers: []e2e.Peer{rom.Public()}, Rand: newSeeded(1), Clock: testClock(epoch)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs, err := Scheme.NewSession(e2e.Config{Local: rom, JID: romeoFull, Peers: []e2e.Peer{signer.Public()}, Rand: newSeeded(2), Clock: testClock(epoch)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := js.Sign(context.Background(), message("hi"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = rs.Receive(context.Background(), transport(t, w[0]))
+		return err
+	}
+	if err := open(t, withKeyUsage(t, jul, x509.KeyUsageDigitalSignature)); err != nil {
+		t.Errorf("digitalSignature: %v", err)
+	}
+	if err := open(t, withKeyUsage(t, jul, x509.KeyUsageContentCommitment)); err != nil {
+		t.Errorf("nonRepudiation: %v", err)
+	}
+	if err := open(t, withKeyUsage(t, jul, x509.KeyUsageKeyEncipherment)); !errors.Is(err, e2e.ErrBadSignature) {
+		t.Errorf("keyEncipherment-only signer accepted: %v", err)
+	}
+
+	signOnly := withKeyUsage(t, rom, x509.KeyUsageDigitalSignature)
+	js, err := Scheme.NewSession(e2e.Config{Local: jul, JID: julietFull, Peers: []e2e.Peer{signOnly.Public()}, Rand: newSeeded(1), Clock: testClock(epoch)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Encrypt(context.Background(), message("hi")); !errors.Is(err, e2e.ErrNoKey) {
+		t.Errorf("encrypted to a certificate without keyEncipherment: %v", err)
+	}
+}
+
+// TestErrorReplyIQ: an IQ response (result or error) is never answered, and
+// a failed IQ request always is (RFC 6120 §8.2.3); a stanza that cannot be
+// decrypted for want of a key gets decryption-failed (RFC 3923 §7 case 5).
+func TestErrorReplyIQ(t *testing.T) {
+	j, _ := pair(t, Scheme)
+	iq := func(typ string) *e2e.Stanza {
+		st := &e2e.Stanza{Kind: e2e.IQ, From: julietFull, To: romeoFull, Type: typ, ID: "q1"}
+		st.Children = []*e2e.Element{e2e.NewElement("jabber:iq:version", "query", "")}
+		w, err := j.sess.Encrypt(context.Background(), st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return transport(t, w[0])
+	}
+	if rep := ErrorReply(iq("result"), fmt.Errorf("x: %w", e2e.ErrDecrypt)); rep != nil {
+		t.Errorf("answered an IQ result: %s", rep)
+	}
+	for _, err := range []error{e2e.ErrDecrypt, e2e.ErrNoKey, e2e.ErrNotEncrypted, e2e.ErrReplay} {
+		rep := ErrorReply(iq("set"), fmt.Errorf("x: %w", err))
+		if rep == nil || rep.Kind != e2e.IQ || rep.Type != "error" || rep.ID != "q1" || rep.Child(e2e.NSClient, "error") == nil {
+			t.Errorf("IQ set failing with %v left unanswered: %v", err, rep)
+		}
+	}
+	enc, _ := j.sess.Encrypt(context.Background(), message("x"))
+	if got := ErrorCondition(ErrorReply(enc[0], fmt.Errorf("x: %w", e2e.ErrNoKey))); got != "decryption-failed" {
+		t.Errorf("no key to decrypt: condition %q", got)
+	}
+}
+
+// TestCPIMHeaderSyntax: CPIM message headers are Name ":" parameters SP
+// value on one line (RFC 3862 §3.1, §3.6): no folding, the one space is
+// required, header parameters are not part of the value; the content needs
+// a Content-Type (RFC 3862 §2.4); DateTime is UTC (RFC 3923 §6.9).
+func TestCPIMHeaderSyntax(t *testing.T) {
+	outer := &e2e.Stanza{Kind: e2e.Message, From: julietFull, To: romeoFull, Type: "chat"}
+	const (
+		from = "From: <im:juliet@capulet.lit>\r\n"
+		to   = "To: <im:romeo@montague.lit>\r\n"
+		dt   = "DateTime: 2026-11-22T12:00:00.000Z\r\n"
+		body = "\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nhi\r\n"
+	)
+	if _, err := parseCPIM([]byte(from+to+dt+body), outer); err != nil {
+		t.Fatalf("good CPIM: %v", err)
+	}
+	in, err := parseCPIM([]byte(from+to+dt+"Subject:;lang=fr Bonjour\r\n"+body), outer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := in.stanza.Child(e2e.NSClient, "subject"); s == nil || s.Text() != "Bonjour" {
+		t.Errorf("Subject with a lang parameter: %s", in.stanza)
+	}
+	for name, bad := range map[string]string{
+		"folded":          "From:\r\n <im:juliet@capulet.lit>\r\n" + to + dt + body,
+		"no space":        "From:<im:juliet@capulet.lit>\r\n" + to + dt + body,
+		"offset":          from + to + "DateTime: 2026-11-22T13:00:00.000+01:00\r\n" + body,
+		"no content type": from + to + dt + "\r\nContent-ID: <x@y>\r\n\r\nhi\r\n",
+	} {
+		if _, err := parseCPIM([]byte(bad), outer); err == nil {
+			t.Errorf("%s: accepted\n%s", name, strings.ReplaceAll(bad, "\r\n", "\n"))
+		}
+	}
+}
