@@ -143,4 +143,12 @@ func TestCPIMHeaderSyntax(t *testing.T) {
 			t.Errorf("%s: accepted\n%s", name, strings.ReplaceAll(bad, "\r\n", "\n"))
 		}
 	}
+	pres := &e2e.Stanza{Kind: e2e.Presence, From: julietFull, To: romeoFull}
+	pidf := "<presence xmlns='urn:ietf:params:xml:ns:pidf' entity='pres:juliet@capulet.lit'><tuple id='t'><status><basic>open</basic></status><timestamp>%s</timestamp></tuple></presence>"
+	if _, err := parsePIDF([]byte(fmt.Sprintf(pidf, "2026-11-22T12:00:00.5Z")), pres); err != nil {
+		t.Errorf("PIDF in UTC: %v", err)
+	}
+	if _, err := parsePIDF([]byte(fmt.Sprintf(pidf, "2026-11-22T13:00:00.5+01:00")), pres); err == nil {
+		t.Error("PIDF timestamp with an offset accepted")
+	}
 }
