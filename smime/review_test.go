@@ -1,6 +1,7 @@
 package smime
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -150,5 +151,28 @@ func TestCPIMHeaderSyntax(t *testing.T) {
 	}
 	if _, err := parsePIDF([]byte(fmt.Sprintf(pidf, "2026-11-22T13:00:00.5+01:00")), pres); err == nil {
 		t.Error("PIDF timestamp with an offset accepted")
+	}
+}
+
+// TestEnvelopedContentType: the encrypted content of an S/MIME envelope is
+// id-data (RFC 8551 §2.4.1); any other type is refused.
+func TestEnvelopedContentType(t *testing.T) {
+	rom := fixtureIdentity(t, "romeo")
+	idData := []byte{0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01}
+	idSigned := []byte{0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02}
+	for _, suite := range []cipherSuite{aes128CBC, aes128GCM} {
+		der, err := envelope(newSeeded(3), []byte("Content-Type: text/plain\r\n\r\nhi\r\n"), []*x509.Certificate{rom.cert}, suite)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := open(der, rom.cert, rom.key); err != nil {
+			t.Fatalf("unchanged envelope: %v", err)
+		}
+		if bytes.Count(der, idData) != 1 {
+			t.Fatalf("id-data occurs %d times", bytes.Count(der, idData))
+		}
+		if _, _, err := open(bytes.Replace(der, idData, idSigned, 1), rom.cert, rom.key); err == nil {
+			t.Errorf("suite %d: envelope of id-signedData content opened", suite)
+		}
 	}
 }
