@@ -16,19 +16,19 @@ import (
 
 // withKeyUsage returns a copy of id whose self-signed certificate has the
 // given key usage bits (and the same key, JID and SAN).
-func withKeyUsage(t *testing.T, id *Identity, ku x509.KeyUsage) *Identity {
+func withKeyUsage(t *testing.T, id *Identity, ku x509.KeyUsage, eku ...x509.ExtKeyUsage) *Identity {
 	t.Helper()
 	san, err := sanExtension(id.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber:    big.NewInt(int64(ku) + 1000),
+		SerialNumber:    big.NewInt(int64(ku) + 1000*int64(len(eku)+1)),
 		Subject:         pkix.Name{CommonName: id.addr.String()},
 		NotBefore:       epoch.AddDate(-1, 0, 0),
 		NotAfter:        epoch.AddDate(1, 0, 0),
 		KeyUsage:        ku,
-		ExtKeyUsage:     []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection},
+		ExtKeyUsage:     eku,
 		ExtraExtensions: []pkix.Extension{san},
 	}
 	der, err := x509.CreateCertificate(newSeeded(7), tmpl, tmpl, &id.key.PublicKey, id.key)
@@ -44,7 +44,9 @@ func withKeyUsage(t *testing.T, id *Identity, ku x509.KeyUsage) *Identity {
 
 // TestKeyUsage: a certificate whose keyUsage extension does not allow
 // digitalSignature (or nonRepudiation) cannot sign, and one that does not
-// allow keyEncipherment cannot be encrypted to (RFC 8550 §4.4.2).
+// allow keyEncipherment cannot be encrypted to (RFC 8550 §4.4.2); one whose
+// extKeyUsage names neither emailProtection nor anyExtendedKeyUsage cannot
+// sign (RFC 8550 §4.4.4), pinned or not.
 func TestKeyUsage(t *testing.T) {
 	jul, rom := fixtureIdentity(t, "juliet"), fixtureIdentity(t, "romeo")
 	open := func(t *testing.T, signer *Identity) error {
@@ -71,6 +73,15 @@ func TestKeyUsage(t *testing.T) {
 	}
 	if err := open(t, withKeyUsage(t, jul, x509.KeyUsageKeyEncipherment)); !errors.Is(err, e2e.ErrBadSignature) {
 		t.Errorf("keyEncipherment-only signer accepted: %v", err)
+	}
+	if err := open(t, withKeyUsage(t, jul, x509.KeyUsageDigitalSignature, x509.ExtKeyUsageEmailProtection)); err != nil {
+		t.Errorf("emailProtection: %v", err)
+	}
+	if err := open(t, withKeyUsage(t, jul, x509.KeyUsageDigitalSignature, x509.ExtKeyUsageAny)); err != nil {
+		t.Errorf("anyExtendedKeyUsage: %v", err)
+	}
+	if err := open(t, withKeyUsage(t, jul, x509.KeyUsageDigitalSignature, x509.ExtKeyUsageServerAuth)); !errors.Is(err, e2e.ErrBadSignature) {
+		t.Errorf("serverAuth-only signer accepted: %v", err)
 	}
 
 	signOnly := withKeyUsage(t, rom, x509.KeyUsageDigitalSignature)

@@ -601,6 +601,9 @@ func (s *session) trust(o *opening, from jid.JID) (*Peer, error) {
 	if !canSign(o.signer) {
 		return nil, o.fail(e2e.ErrBadSignature, errors.New("the signer's certificate does not allow signing (keyUsage)"))
 	}
+	if !forEmail(o.signer) {
+		return nil, o.fail(e2e.ErrBadSignature, errors.New("the signer's certificate is not for S/MIME (extKeyUsage)"))
+	}
 	candidate := peerOf(o.signer, o.chain)
 	// Pinned: the key of a certificate in Config.Peers, for this JID.
 	// Pinning trusts the key itself, so neither the validity dates nor the
@@ -684,6 +687,20 @@ func (s *session) fresh(o *opening, in *inner) error {
 // Go reports an absent extension as no bits.
 func canSign(c *x509.Certificate) bool {
 	return c.KeyUsage == 0 || c.KeyUsage&(x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment) != 0
+}
+
+// forEmail reports whether c's extended key usage extension, if present,
+// allows S/MIME: emailProtection or anyExtendedKeyUsage (RFC 8550 §4.4.4).
+func forEmail(c *x509.Certificate) bool {
+	if len(c.ExtKeyUsage) == 0 && len(c.UnknownExtKeyUsage) == 0 {
+		return true
+	}
+	for _, u := range c.ExtKeyUsage {
+		if u == x509.ExtKeyUsageEmailProtection || u == x509.ExtKeyUsageAny {
+			return true
+		}
+	}
+	return false
 }
 
 // canEncipher reports whether c's keyUsage extension, if present, allows
