@@ -18,19 +18,29 @@ import (
 // given key usage bits (and the same key, JID and SAN).
 func withKeyUsage(t *testing.T, id *Identity, ku x509.KeyUsage, eku ...x509.ExtKeyUsage) *Identity {
 	t.Helper()
+	return reissue(t, id, func(c *x509.Certificate) {
+		c.SerialNumber = big.NewInt(int64(ku) + 1000*int64(len(eku)+1))
+		c.KeyUsage, c.ExtKeyUsage = ku, eku
+	})
+}
+
+// reissue returns a copy of id with a new self-signed certificate for the
+// same key and JID, valid from a year before epoch for 50 years (the library checks the
+// real-time signingTime against it), changed by edit.
+func reissue(t *testing.T, id *Identity, edit func(*x509.Certificate)) *Identity {
+	t.Helper()
 	san, err := sanExtension(id.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber:    big.NewInt(int64(ku) + 1000*int64(len(eku)+1)),
+		SerialNumber:    big.NewInt(1),
 		Subject:         pkix.Name{CommonName: id.addr.String()},
 		NotBefore:       epoch.AddDate(-1, 0, 0),
-		NotAfter:        epoch.AddDate(1, 0, 0),
-		KeyUsage:        ku,
-		ExtKeyUsage:     eku,
+		NotAfter:        epoch.AddDate(50, 0, 0),
 		ExtraExtensions: []pkix.Extension{san},
 	}
+	edit(tmpl)
 	der, err := x509.CreateCertificate(newSeeded(7), tmpl, tmpl, &id.key.PublicKey, id.key)
 	if err != nil {
 		t.Fatal(err)
@@ -64,6 +74,15 @@ func TestKeyUsage(t *testing.T) {
 		}
 		_, err = rs.Receive(context.Background(), transport(t, w[0]))
 		return err
+	}
+	// Pinning ignores Config.Clock, but the library checks the signingTime
+	// attribute (the signer's real clock) against the certificate's
+	// validity, as docs/smime.md says.
+	expired := reissue(t, jul, func(c *x509.Certificate) {
+		c.NotBefore, c.NotAfter = epoch.AddDate(-20, 0, 0), epoch.AddDate(-19, 0, 0)
+	})
+	if err := open(t, expired); !errors.Is(err, e2e.ErrBadSignature) {
+		t.Errorf("expired pinned certificate: %v", err)
 	}
 	if err := open(t, withKeyUsage(t, jul, x509.KeyUsageDigitalSignature)); err != nil {
 		t.Errorf("digitalSignature: %v", err)
