@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/smallstep/pkcs7"
+
 	"github.com/xmppe2e/xmppe2e/e2e"
 )
 
@@ -204,5 +206,47 @@ func TestEnvelopedContentType(t *testing.T) {
 		if _, _, err := open(bytes.Replace(der, idData, idSigned, 1), rom.cert, rom.key); err == nil {
 			t.Errorf("suite %d: envelope of id-signedData content opened", suite)
 		}
+	}
+}
+
+// TestSignatureWithoutSignedAttributes: CMS makes signed attributes
+// optional (RFC 5652 §5.3); a SignedData without them verifies over the
+// content digest and must be accepted. RFC 3923's freshness comes from the
+// CPIM DateTime, not from signingTime.
+func TestSignatureWithoutSignedAttributes(t *testing.T) {
+	jul, rom := fixtureIdentity(t, "juliet"), fixtureIdentity(t, "romeo")
+	st := message("no attributes")
+	content := buildInner(st, epoch)
+	sd, err := pkcs7.NewSignedData(content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd.SetDigestAlgorithm(oidSHA256)
+	if err := sd.SignWithoutAttr(jul.cert, jul.key, pkcs7.SignerInfoConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	sd.Detach()
+	der, err := sd.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	writeFields(&b, `Content-Type: multipart/signed; protocol="application/pkcs7-signature"; micalg=sha-256; boundary="b"`)
+	b.WriteString("--b\r\n")
+	b.Write(content)
+	b.WriteString("\r\n--b\r\n")
+	writeFields(&b, "Content-Type: application/pkcs7-signature", "Content-Transfer-Encoding: base64")
+	writeBase64(&b, der)
+	b.WriteString("--b--\r\n")
+	rs, err := Scheme.NewSession(e2e.Config{Local: rom, JID: romeoFull, Peers: []e2e.Peer{jul.Public()}, Rand: newSeeded(2), Clock: testClock(epoch)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := rs.Receive(context.Background(), transport(t, wire(st, b.Bytes())))
+	if err != nil {
+		t.Fatalf("SignedData without signed attributes: %v", err)
+	}
+	if o := got.Opened[0]; !o.Stanza.Equal(st) || o.Signer == nil {
+		t.Fatalf("opened %s, signer %v", o.Stanza, o.Signer)
 	}
 }
