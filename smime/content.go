@@ -86,7 +86,7 @@ func stanzaNS(st *e2e.Stanza) string {
 	return st.NS
 }
 
-// cpimEscape writes a header value with the escapes of RFC 3862 §3.3 for
+// cpimEscape writes a header value with the escapes of RFC 3862 §2.3 for
 // backslash and control characters.
 func cpimEscape(v string) string {
 	var b strings.Builder
@@ -316,8 +316,8 @@ func parseCPIM(body []byte, outer *e2e.Stanza) (*inner, error) {
 // parseCPIMHeaders reads the message headers of a Message/CPIM body up to
 // the empty line (RFC 3862 §3): each header is one line, Name ":"
 // [parameters] SP value, with no folding and no control characters in the
-// value (they are escaped, §3.3). Header parameters (";lang=fr") are
-// checked for shape and dropped.
+// value (they are escaped, §2.3). Header parameters (";lang=fr", §3.3)
+// are checked for shape and dropped.
 func parseCPIMHeaders(b []byte) ([]field, []byte, error) {
 	var fields []field
 	for {
