@@ -217,7 +217,7 @@ func textBody(e *entity) (string, []byte, error) {
 	return mt, body, err
 }
 
-// CPIM header names we understand (RFC 3862 §5; RFC 3923 uses these).
+// CPIM header names we understand (RFC 3862 §4; RFC 3923 uses these).
 var cpimKnown = map[string]bool{"From": true, "To": true, "cc": true, "DateTime": true, "Subject": true, "NS": true, "Require": true}
 
 // parseCPIM parses a Message/CPIM body: message headers, an empty line, the
