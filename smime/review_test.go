@@ -250,3 +250,16 @@ func TestSignatureWithoutSignedAttributes(t *testing.T) {
 		t.Fatalf("opened %s, signer %v", o.Stanza, o.Signer)
 	}
 }
+
+// TestMIMEFieldNames: a MIME field name is printable US-ASCII without the
+// colon (RFC 5322 §3.6.8, which RFC 2045 §3 builds on).
+func TestMIMEFieldNames(t *testing.T) {
+	if _, err := parseEntity([]byte("Content-Type: text/plain\r\nX-Ok!#: 1\r\n\r\nx")); err != nil {
+		t.Fatalf("good header: %v", err)
+	}
+	for _, name := range []string{"Content\x01Type", "Contént-Type", "Content-Type\x7f"} {
+		if _, err := parseEntity([]byte(name + ": text/plain\r\n\r\nx")); err == nil {
+			t.Errorf("field name %q accepted", name)
+		}
+	}
+}
