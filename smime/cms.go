@@ -327,6 +327,11 @@ func open(der []byte, cert *x509.Certificate, key *rsa.PrivateKey) (plain []byte
 	default:
 		return nil, false, errDecrypt
 	}
+	if !eci.ContentType.Equal(oidData) {
+		// S/MIME encrypts MIME entities: the content type is id-data
+		// (RFC 8551 §2.4.1).
+		return nil, false, errDecrypt
+	}
 	var ktri *keyTransRecipientInfo
 	for _, raw := range ris {
 		var ri keyTransRecipientInfo

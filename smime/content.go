@@ -86,7 +86,7 @@ func stanzaNS(st *e2e.Stanza) string {
 	return st.NS
 }
 
-// cpimEscape writes a header value with the escapes of RFC 3862 §3.3 for
+// cpimEscape writes a header value with the escapes of RFC 3862 §2.3 for
 // backslash and control characters.
 func cpimEscape(v string) string {
 	var b strings.Builder
@@ -217,13 +217,13 @@ func textBody(e *entity) (string, []byte, error) {
 	return mt, body, err
 }
 
-// CPIM header names we understand (RFC 3862 §5; RFC 3923 uses these).
+// CPIM header names we understand (RFC 3862 §4; RFC 3923 uses these).
 var cpimKnown = map[string]bool{"From": true, "To": true, "cc": true, "DateTime": true, "Subject": true, "NS": true, "Require": true}
 
 // parseCPIM parses a Message/CPIM body: message headers, an empty line, the
 // encapsulated MIME entity.
 func parseCPIM(body []byte, outer *e2e.Stanza) (*inner, error) {
-	fields, rest, err := parseHeaderBlock(body)
+	fields, rest, err := parseCPIMHeaders(body)
 	if err != nil {
 		return nil, err
 	}
@@ -250,7 +250,7 @@ func parseCPIM(body []byte, outer *e2e.Stanza) (*inner, error) {
 			if haveStamp {
 				return nil, fmt.Errorf("%w: two CPIM DateTime headers", errContent)
 			}
-			if in.stamp, err = time.Parse(time.RFC3339Nano, f.value); err != nil {
+			if in.stamp, err = parseStamp(f.value); err != nil {
 				return nil, fmt.Errorf("%w: CPIM DateTime %q", errContent, f.value)
 			}
 			haveStamp = true
@@ -276,6 +276,10 @@ func parseCPIM(body []byte, outer *e2e.Stanza) (*inner, error) {
 	content, err := parseEntity(rest)
 	if err != nil {
 		return nil, err
+	}
+	if content.get("Content-Type") == "" {
+		// RFC 3862 §2.4: the content headers include at least Content-Type.
+		return nil, fmt.Errorf("%w: CPIM content without Content-Type", errContent)
 	}
 	mt, cbody, err := textBody(content)
 	if err != nil {
@@ -309,6 +313,53 @@ func parseCPIM(body []byte, outer *e2e.Stanza) (*inner, error) {
 	return in, nil
 }
 
+// parseCPIMHeaders reads the message headers of a Message/CPIM body up to
+// the empty line (RFC 3862 §3): each header is one line, Name ":"
+// [parameters] SP value, with no folding and no control characters in the
+// value (they are escaped, §2.3). Header parameters (";lang=fr", §3.3)
+// are checked for shape and dropped.
+func parseCPIMHeaders(b []byte) ([]field, []byte, error) {
+	var fields []field
+	for {
+		i := bytes.Index(b, []byte("\r\n"))
+		if i < 0 {
+			return nil, nil, fmt.Errorf("%w: CPIM headers do not end", errContent)
+		}
+		line := string(b[:i])
+		b = b[i+2:]
+		if line == "" {
+			return fields, b, nil
+		}
+		if len(fields) == maxHeaders {
+			return nil, nil, fmt.Errorf("%w: more than %d CPIM headers", errContent, maxHeaders)
+		}
+		c := strings.IndexByte(line, ':')
+		if c <= 0 || strings.IndexFunc(line[:c], func(r rune) bool { return r <= ' ' || r >= 0x7f }) >= 0 {
+			return nil, nil, fmt.Errorf("%w: CPIM header line %q", errContent, line)
+		}
+		j := c + 1
+		for j < len(line) && line[j] == ';' {
+			j++
+			for quoted := false; j < len(line) && (quoted || (line[j] != ';' && line[j] != ' ')); j++ {
+				switch {
+				case line[j] == '"':
+					quoted = !quoted
+				case quoted && line[j] == '\\':
+					j++
+				}
+			}
+		}
+		if j >= len(line) || line[j] != ' ' {
+			return nil, nil, fmt.Errorf("%w: CPIM header %q lacks the space after the colon", errContent, line[:c])
+		}
+		value := line[j+1:]
+		if strings.IndexFunc(value, func(r rune) bool { return r < ' ' || r == 0x7f }) >= 0 {
+			return nil, nil, fmt.Errorf("%w: control character in CPIM header %q", errContent, line[:c])
+		}
+		fields = append(fields, field{line[:c], value})
+	}
+}
+
 // cpimAddr parses a CPIM address, [Formal-name] <URI>, with an im:, pres:
 // or xmpp: URI.
 func cpimAddr(v string) (jid.JID, error) {
@@ -330,6 +381,15 @@ func uriJID(u string) (jid.JID, error) {
 		}
 	}
 	return jid.JID{}, fmt.Errorf("%w: URI %q is not im:, pres: or xmpp:", errContent, u)
+}
+
+// parseStamp parses an RFC 3339 timestamp that RFC 3923 §6.9 requires to
+// be UTC with no offset: it ends in Z.
+func parseStamp(v string) (time.Time, error) {
+	if !strings.HasSuffix(v, "Z") {
+		return time.Time{}, errors.New("timestamp not in UTC")
+	}
+	return time.Parse(time.RFC3339Nano, v)
 }
 
 // parseXMPP parses an application/xmpp+xml document: <xmpp/> in
@@ -386,7 +446,7 @@ func parsePIDF(body []byte, outer *e2e.Stanza) (*inner, error) {
 		switch {
 		case c.Name.Space == nsPIDF && c.Name.Local == "tuple":
 			if ts := c.Child(nsPIDF, "timestamp"); ts != nil && in.stamp.IsZero() {
-				if in.stamp, err = time.Parse(time.RFC3339Nano, strings.TrimSpace(ts.Text())); err != nil {
+				if in.stamp, err = parseStamp(strings.TrimSpace(ts.Text())); err != nil {
 					return nil, fmt.Errorf("%w: PIDF timestamp", errContent)
 				}
 			}

@@ -15,44 +15,59 @@ const nsStanzas = "urn:ietf:params:xml:ns:xmpp-stanzas"
 // decryption, signature and timestamp failures), the reply depends only on
 // what the stanza claimed to be, never on which check failed: every failure
 // of a stanza whose payload is encrypted is answered with
-// <bad-request/><decryption-failed/>, and every failure of a signed-only
-// stanza with <not-acceptable/><unverified-signature/>. The one exception is
-// ErrStale, which only an authentic stanza can reach and which is answered
-// with <not-acceptable/><bad-timestamp/> (RFC 3923 §6.9). Replays and
-// errors outside the RFC's cases (ErrNoKey, ErrNotEncrypted, ...) get no
-// reply; the original payload is never echoed. Applications should still
-// rate-limit replies.
+// <bad-request/><decryption-failed/> (also when there is no local key to
+// decrypt with, §7 case 5), and every failure of a signed-only stanza with
+// <not-acceptable/><unverified-signature/>. The one exception is ErrStale,
+// which only an authentic stanza can reach and which is answered with
+// <not-acceptable/><bad-timestamp/> (RFC 3923 §6.9). Replays and errors
+// outside the RFC's cases (ErrNotEncrypted, ...) get no reply, except that
+// an IQ request (get or set) is always answered (RFC 6120 §8.2.3), with
+// <service-unavailable/> when RFC 3923 names no condition; an IQ response
+// (result or error) never is. The original payload is never echoed.
+// Applications should still rate-limit replies.
 func ErrorReply(in *e2e.Stanza, err error) *e2e.Stanza {
 	if in == nil || err == nil || in.Type == "error" {
 		return nil
 	}
-	payload := in.Child(NS, "e2e")
-	if payload == nil {
+	request := in.Kind == e2e.IQ && (in.Type == "get" || in.Type == "set")
+	if in.Kind == e2e.IQ && !request {
 		return nil
 	}
-	var cond, app string
+	payload := in.Child(NS, "e2e")
+	cond, app, typ := "", "", "modify"
 	switch {
+	case payload == nil:
 	case errors.Is(err, e2e.ErrStale):
 		cond, app = "not-acceptable", "bad-timestamp"
 	case errors.Is(err, e2e.ErrDecrypt), errors.Is(err, e2e.ErrBadSignature),
-		errors.Is(err, e2e.ErrUntrustedKey), errors.Is(err, e2e.ErrMalformed):
+		errors.Is(err, e2e.ErrUntrustedKey), errors.Is(err, e2e.ErrMalformed),
+		errors.Is(err, e2e.ErrNoKey):
 		if looksEncrypted(payload.Text()) {
 			cond, app = "bad-request", "decryption-failed"
-		} else {
+		} else if !errors.Is(err, e2e.ErrNoKey) {
 			cond, app = "not-acceptable", "unverified-signature"
 		}
-	default:
-		return nil
+	}
+	if cond == "" {
+		if !request {
+			return nil
+		}
+		cond, typ = "service-unavailable", "cancel"
 	}
 	out := &e2e.Stanza{Kind: in.Kind, NS: in.NS, From: in.To, To: in.From, ID: in.ID, Type: "error"}
 	e := e2e.NewElement(out.NS, "error", "")
 	if e.Name.Space == "" {
 		e.Name.Space = e2e.NSClient
 	}
-	e.SetAttr("type", "modify")
+	e.SetAttr("type", typ)
 	e.AppendChild(e2e.NewElement(nsStanzas, cond, ""))
-	e.AppendChild(e2e.NewElement(NS, app, ""))
-	out.Children = []*e2e.Element{e2e.NewElement(NS, "e2e", ""), e}
+	if app != "" {
+		e.AppendChild(e2e.NewElement(NS, app, ""))
+	}
+	if payload != nil {
+		out.Children = append(out.Children, e2e.NewElement(NS, "e2e", ""))
+	}
+	out.Children = append(out.Children, e)
 	return out
 }
 

@@ -107,8 +107,9 @@ func parseHeaderBlock(b []byte) ([]field, []byte, error) {
 			return nil, nil, fmt.Errorf("%w: header line without a name", errMIME)
 		}
 		name := string(line[:c])
-		if strings.ContainsAny(name, " \t") {
-			return nil, nil, fmt.Errorf("%w: space in header name", errMIME)
+		if strings.IndexFunc(name, func(r rune) bool { return r <= ' ' || r >= 0x7f }) >= 0 {
+			// RFC 5322 §3.6.8: printable US-ASCII except the colon.
+			return nil, nil, fmt.Errorf("%w: bad header name", errMIME)
 		}
 		if len(fields) == maxHeaders {
 			return nil, nil, fmt.Errorf("%w: more than %d header fields", errMIME, maxHeaders)

@@ -193,7 +193,10 @@ func (s *session) Encrypt(ctx context.Context, st *e2e.Stanza) ([]*e2e.Stanza, e
 	if gcm && s.scheme.opts.Profile.gcm {
 		suite, smimeType = aes128GCM, "authEnveloped-data"
 	}
-	der, err := envelope(s.rand, content, append(recips, s.id.cert), suite)
+	if canEncipher(s.id.cert) {
+		recips = append(recips, s.id.cert)
+	}
+	der, err := envelope(s.rand, content, recips, suite)
 	if err != nil {
 		return nil, fmt.Errorf("smime: encrypt: %w", err)
 	}
@@ -206,14 +209,15 @@ func (s *session) Encrypt(ctx context.Context, st *e2e.Stanza) ([]*e2e.Stanza, e
 	return []*e2e.Stanza{wire(st, b.Bytes())}, nil
 }
 
-// recipients returns the certificates of addr's bare JID and whether every
+// recipients returns the certificates of addr's bare JID whose keyUsage
+// allows key transport, and whether every
 // one of them advertises AES-GCM (in its S/MIME capabilities extension, or
 // in the smimeCapabilities attribute of a verified signature).
 func (s *session) recipients(addr jid.JID) ([]*x509.Certificate, bool) {
 	var certs []*x509.Certificate
 	gcm := true
 	for _, p := range s.cfg.PeersFor(addr) {
-		if sp, ok := p.(*Peer); ok && !sp.anchor() {
+		if sp, ok := p.(*Peer); ok && !sp.anchor() && canEncipher(sp.certs[0]) {
 			certs = append(certs, sp.certs[0])
 			gcm = gcm && certSupportsGCM(sp.certs[0])
 		}
@@ -222,7 +226,7 @@ func (s *session) recipients(addr jid.JID) ([]*x509.Certificate, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(certs) == 0 {
-		if p := s.learned[bare]; p != nil {
+		if p := s.learned[bare]; p != nil && canEncipher(p.certs[0]) {
 			certs = append(certs, p.certs[0])
 			gcm = certSupportsGCM(p.certs[0])
 		}
@@ -594,6 +598,12 @@ func (s *session) trust(o *opening, from jid.JID) (*Peer, error) {
 	if !named {
 		return nil, o.fail(e2e.ErrBadSignature, fmt.Errorf("the signer's certificate does not name %s", bare))
 	}
+	if !canSign(o.signer) {
+		return nil, o.fail(e2e.ErrBadSignature, errors.New("the signer's certificate does not allow signing (keyUsage)"))
+	}
+	if !forEmail(o.signer) {
+		return nil, o.fail(e2e.ErrBadSignature, errors.New("the signer's certificate is not for S/MIME (extKeyUsage)"))
+	}
 	candidate := peerOf(o.signer, o.chain)
 	// Pinned: the key of a certificate in Config.Peers, for this JID.
 	// Pinning trusts the key itself, so neither the validity dates nor the
@@ -670,6 +680,33 @@ func (s *session) fresh(o *opening, in *inner) error {
 	}
 	s.seen[k] = in.stamp
 	return nil
+}
+
+// canSign reports whether c's keyUsage extension, if present, allows
+// S/MIME signatures: digitalSignature or nonRepudiation (RFC 8550 §4.4.2).
+// Go reports an absent extension as no bits.
+func canSign(c *x509.Certificate) bool {
+	return c.KeyUsage == 0 || c.KeyUsage&(x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment) != 0
+}
+
+// forEmail reports whether c's extended key usage extension, if present,
+// allows S/MIME: emailProtection or anyExtendedKeyUsage (RFC 8550 §4.4.4).
+func forEmail(c *x509.Certificate) bool {
+	if len(c.ExtKeyUsage) == 0 && len(c.UnknownExtKeyUsage) == 0 {
+		return true
+	}
+	for _, u := range c.ExtKeyUsage {
+		if u == x509.ExtKeyUsageEmailProtection || u == x509.ExtKeyUsageAny {
+			return true
+		}
+	}
+	return false
+}
+
+// canEncipher reports whether c's keyUsage extension, if present, allows
+// RSA key transport: keyEncipherment (RFC 8550 §4.4.2).
+func canEncipher(c *x509.Certificate) bool {
+	return c.KeyUsage == 0 || c.KeyUsage&x509.KeyUsageKeyEncipherment != 0
 }
 
 // sameKey reports whether two certificates hold the same public key.
