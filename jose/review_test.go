@@ -151,6 +151,15 @@ func TestFailedIQAnswered(t *testing.T) {
 		wantIQError(t, res.Replies, bad, "bad-request", "")
 	}
 
+	// Two <e2e/> elements: malformed, still answered.
+	two := w[0].Clone()
+	two.Children = append(two.Children, two.Children[0].Clone())
+	res, err = r.s.Receive(ctx, two)
+	if !errors.Is(err, e2e.ErrMalformed) {
+		t.Fatalf("two <e2e/>: %v", err)
+	}
+	wantIQError(t, res.Replies, two, "bad-request", "")
+
 	// Held by a stranger, key refused: the held set is answered.
 	re := encrypt(t, j, iqSet(fullJIDs["juliet"], fullJIDs["romeo"]))[0].Clone()
 	re.To = m.jid

@@ -456,7 +456,8 @@ func (s *Session) Receive(ctx context.Context, st *e2e.Stanza) (e2e.Received, er
 	for _, c := range st.Children {
 		if c.Name.Space == NS && c.Name.Local == "e2e" {
 			if e != nil {
-				return e2e.Received{}, fmt.Errorf("jose: %w: more than one <e2e/>", e2e.ErrMalformed)
+				err := fmt.Errorf("jose: %w: more than one <e2e/>", e2e.ErrMalformed)
+				return e2e.Received{Replies: iqAnswer(st, err)}, err
 			}
 			e = c
 		}
