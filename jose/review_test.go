@@ -275,15 +275,8 @@ func TestIQAnswerKeepsRequestID(t *testing.T) {
 // The sender chooses one key of the offered JWK Set (-06 §5.2 step 2): a
 // member it cannot use does not make it refuse the others.
 func TestKeyRequestSkipsUnusableKeys(t *testing.T) {
-	clk := newClock()
-	j := newParty(t, Scheme, "juliet", clk, 1, "romeo")
-	r := newParty(t, Scheme, "romeo", clk, 2, "juliet")
-	wire := encrypt(t, j, msg(fullJIDs["juliet"], fullJIDs["romeo"], "hi"))
-	res, err := r.s.Receive(ctx, wire[0])
-	if err != nil || len(res.Replies) != 1 {
-		t.Fatalf("%+v %v", res, err)
-	}
-	iq := res.Replies[0].Clone()
+	j, r, _, req := keyRequestPair(t)
+	iq := req.Clone()
 	pk := iq.Child(NS, "keyreq").Child(NS, "pkey")
 	raw, err := b64.DecodeString(pk.Text())
 	if err != nil {
@@ -382,4 +375,19 @@ func TestDelayReason(t *testing.T) {
 	if _, _, err := parseEnvelope([]byte(bad)); !errors.Is(err, e2e.ErrMalformed) {
 		t.Fatalf("delay with an element: %v", err)
 	}
+}
+
+// keyRequestPair returns juliet and romeo, juliet's first stanza to romeo,
+// and the key request romeo sends for it.
+func keyRequestPair(t *testing.T) (j, r *party, wire []*e2e.Stanza, iq *e2e.Stanza) {
+	t.Helper()
+	clk := newClock()
+	j = newParty(t, Scheme, "juliet", clk, 1, "romeo")
+	r = newParty(t, Scheme, "romeo", clk, 2, "juliet")
+	wire = encrypt(t, j, msg(fullJIDs["juliet"], fullJIDs["romeo"], "hi"))
+	res, err := r.s.Receive(ctx, wire[0])
+	if err != nil || len(res.Opened) != 0 || len(res.Replies) != 1 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	return j, r, wire, res.Replies[0]
 }

@@ -103,15 +103,7 @@ func TestRoundTripWithKeyRequest(t *testing.T) {
 }
 
 func TestKeyRequestShape(t *testing.T) {
-	clk := newClock()
-	j := newParty(t, Scheme, "juliet", clk, 1, "romeo")
-	r := newParty(t, Scheme, "romeo", clk, 2, "juliet")
-	wire := encrypt(t, j, msg(fullJIDs["juliet"], fullJIDs["romeo"], "hi"))
-	res, err := r.s.Receive(ctx, wire[0])
-	if err != nil || len(res.Opened) != 0 || len(res.Replies) != 1 {
-		t.Fatalf("%+v %v", res, err)
-	}
-	iq := res.Replies[0]
+	j, r, wire, iq := keyRequestPair(t)
 	kr := iq.Child(NS, "keyreq")
 	sid, _ := wire[0].Child(NS, "e2e").AttrValue("id")
 	if iq.Kind != e2e.IQ || iq.Type != "get" || !iq.To.Equal(j.jid) || !iq.From.Equal(r.jid) || kr == nil {
