@@ -200,7 +200,11 @@ func (s *Session) Encrypt(ctx context.Context, st *e2e.Stanza) ([]*e2e.Stanza, e
 		}
 		signer = s.local.e
 	}
-	bin, err := s.encrypt(st.Children[idx].Text(), to, signer)
+	text, err := charData(st.Children[idx])
+	if err != nil {
+		return nil, err
+	}
+	bin, err := s.encrypt(text, to, signer)
 	if err != nil {
 		return nil, err
 	}
@@ -698,14 +702,14 @@ func signedText(st *e2e.Stanza) (string, error) {
 				continue
 			}
 			if !hasLang(c) {
-				return c.Text(), nil
+				return charData(c)
 			}
 			if first == nil {
 				first = c
 			}
 		}
 		if first != nil {
-			return first.Text(), nil
+			return charData(first)
 		}
 		return "", nil
 	case e2e.Message:
@@ -713,9 +717,20 @@ func signedText(st *e2e.Stanza) (string, error) {
 		if err != nil || idx < 0 {
 			return "", err
 		}
-		return st.Children[idx].Text(), nil
+		return charData(st.Children[idx])
 	}
 	return "", fmt.Errorf("%w: openpgp: XEP-0027 signs presence and messages, not %s", e2e.ErrUnsupported, st.Kind)
+}
+
+// charData returns the text of a <status/> or <body/>, which RFC 6121
+// §4.7.2.2 and §5.2.3 allow to hold character data only. XEP-0027 signs and
+// encrypts exactly that character data, so a child element would be lost by
+// Encrypt or travel unprotected inside a verified text: ErrMalformed.
+func charData(e *e2e.Element) (string, error) {
+	if len(e.Elements()) != 0 {
+		return "", fmt.Errorf("%w: openpgp: <%s/> holds child elements, and XEP-0027 protects character data only", e2e.ErrMalformed, e.Name.Local)
+	}
+	return e.Text(), nil
 }
 
 func hasLang(e *e2e.Element) bool {

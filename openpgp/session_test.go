@@ -591,3 +591,38 @@ func TestNewSessionZeroKeys(t *testing.T) {
 		t.Errorf("zero Identity: %v", err)
 	}
 }
+
+// TestTextElementsHoldNoElements checks that a <status/> or <body/> with
+// child elements is refused: RFC 6121 §4.7.2.2 and §5.2.3 give them
+// character data only, XEP-0027 §2 and §3 sign and encrypt exactly that
+// character data, so an element inside would be dropped by Encrypt and left
+// unprotected inside a verified status by Receive.
+func TestTextElementsHoldNoElements(t *testing.T) {
+	p := cast(t)
+	ctx := context.Background()
+	mixed := func(name string) *e2e.Element {
+		el := e2e.NewElement(e2e.NSClient, name, "")
+		el.Nodes = []e2e.Node{e2e.CharData("On"), e2e.NewElement("urn:example", "b", "x"), e2e.CharData("line")}
+		return el
+	}
+	msg := &e2e.Stanza{Kind: e2e.Message, From: romeoFull, To: julietFull, Type: "chat", Children: []*e2e.Element{mixed("body")}}
+	if _, err := p.rSess.Encrypt(ctx, msg); !errors.Is(err, e2e.ErrMalformed) {
+		t.Errorf("Encrypt of a body with an element: %v, want ErrMalformed", err)
+	}
+	pres := &e2e.Stanza{Kind: e2e.Presence, From: romeoFull, To: julietFull, Children: []*e2e.Element{mixed("status")}}
+	if _, err := p.rSess.Sign(ctx, pres); !errors.Is(err, e2e.ErrMalformed) {
+		t.Errorf("Sign of a status with an element: %v, want ErrMalformed", err)
+	}
+	// A signature over "Online", and an element slipped into the status.
+	plain := &e2e.Stanza{Kind: e2e.Presence, From: romeoFull, To: julietFull,
+		Children: []*e2e.Element{e2e.NewElement(e2e.NSClient, "status", "Online")}}
+	wire, err := p.rSess.Sign(ctx, plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := wire[0].Clone()
+	w.Children[0] = mixed("status")
+	if got, err := p.jSess.Receive(ctx, w); !errors.Is(err, e2e.ErrMalformed) || len(got.Opened) != 0 {
+		t.Errorf("Receive of a signed status with an element: %v, %d opened; want ErrMalformed", err, len(got.Opened))
+	}
+}
