@@ -626,3 +626,43 @@ func TestTextElementsHoldNoElements(t *testing.T) {
 		t.Errorf("Receive of a signed status with an element: %v, %d opened; want ErrMalformed", err, len(got.Opened))
 	}
 }
+
+// TestDocumentedLimits pins the XEP-0027 limits docs/openpgp.md describes
+// under "Conformance review": a signature covers text, not the stanza kind
+// (§4 replay), and an error bounce of our own message opens as from the
+// bouncing address (RFC 6120 §8.3.1), keeping type='error'.
+func TestDocumentedLimits(t *testing.T) {
+	p := cast(t)
+	ctx := context.Background()
+	pres := &e2e.Stanza{Kind: e2e.Presence, From: romeoFull, To: julietFull,
+		Children: []*e2e.Element{e2e.NewElement(e2e.NSClient, "status", "Online")}}
+	wire, err := p.rSess.Sign(ctx, pres)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := chat(romeoFull, julietFull, "Online")
+	msg.Children = append(msg.Children, wire[0].Children[len(wire[0].Children)-1])
+	got, err := p.jSess.Receive(ctx, msg)
+	if err != nil || len(got.Opened) != 1 || got.Opened[0].Signer == nil {
+		t.Errorf("presence signature on a message body: %v, %+v; want it to verify (XEP-0027 §4)", err, got)
+	}
+	noFrom := wire[0].Clone()
+	noFrom.From = jid.JID{}
+	if got, err := p.jSess.Receive(ctx, noFrom); !errors.Is(err, e2e.ErrBadSignature) || len(got.Opened) != 0 {
+		t.Errorf("signed presence without from: %v, %d opened; want ErrBadSignature", err, len(got.Opened))
+	}
+
+	out, err := p.jSess.Encrypt(ctx, chat(julietFull, romeoFull, "to romeo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bounce := out[0].Clone()
+	bounce.From, bounce.To, bounce.Type = romeoFull, julietFull, "error"
+	got, err = p.jSess.Receive(ctx, bounce)
+	if err != nil || len(got.Opened) != 1 {
+		t.Fatalf("bounce: %v, %+v", err, got)
+	}
+	if o := got.Opened[0]; o.Stanza.Type != "error" || o.Signer != nil || o.Stanza.Body() != "to romeo" {
+		t.Errorf("bounce opened as type %q, Signer %v, body %q", o.Stanza.Type, o.Signer, o.Stanza.Body())
+	}
+}
