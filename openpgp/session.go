@@ -696,17 +696,32 @@ func signedText(st *e2e.Stanza) (string, error) {
 	ns := stanzaNS(st)
 	switch st.Kind {
 	case e2e.Presence:
-		var first *e2e.Element
+		// RFC 6121 §4.7.2.2: several statuses must differ in xml:lang
+		// (inherited from the stanza where absent), else which one was
+		// signed and which one travels unprotected is ambiguous.
+		var plain, first *e2e.Element
+		langs := map[string]bool{}
 		for _, c := range st.Children {
 			if c.Name.Space != ns || c.Name.Local != "status" {
 				continue
 			}
-			if !hasLang(c) {
-				return charData(c)
+			l, ok := lang(c)
+			if !ok {
+				l = st.Lang
 			}
-			if first == nil {
+			if l = strings.ToLower(l); langs[l] {
+				return "", fmt.Errorf("%w: openpgp: several <status/> elements with xml:lang %q (RFC 6121 §4.7.2.2)", e2e.ErrMalformed, l)
+			}
+			langs[l] = true
+			switch {
+			case !ok && plain == nil:
+				plain = c
+			case first == nil:
 				first = c
 			}
+		}
+		if plain != nil {
+			return charData(plain)
 		}
 		if first != nil {
 			return charData(first)
@@ -733,13 +748,14 @@ func charData(e *e2e.Element) (string, error) {
 	return e.Text(), nil
 }
 
-func hasLang(e *e2e.Element) bool {
+// lang returns e's xml:lang attribute and whether it has one.
+func lang(e *e2e.Element) (string, bool) {
 	for _, a := range e.Attr {
 		if a.Name.Local == "lang" && (a.Name.Space == e2e.NSXML || a.Name.Space == "xml") {
-			return true
+			return a.Value, true
 		}
 	}
-	return false
+	return "", false
 }
 
 // checkText refuses plaintext that a <body/> cannot carry: invalid UTF-8 or

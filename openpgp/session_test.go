@@ -3,6 +3,7 @@ package openpgp
 import (
 	"bytes"
 	"context"
+	"encoding/xml"
 	"errors"
 	"strings"
 	"sync"
@@ -664,5 +665,45 @@ func TestDocumentedLimits(t *testing.T) {
 	}
 	if o := got.Opened[0]; o.Stanza.Type != "error" || o.Signer != nil || o.Stanza.Body() != "to romeo" {
 		t.Errorf("bounce opened as type %q, Signer %v, body %q", o.Stanza.Type, o.Signer, o.Stanza.Body())
+	}
+}
+
+// TestStatusLanguagesDistinct checks RFC 6121 §4.7.2.2: several <status/>
+// elements must each have a distinct xml:lang. A second status without
+// xml:lang (or with a repeated one) next to the signed one would open,
+// unsigned, beside it; Sign and Receive refuse it with ErrMalformed.
+func TestStatusLanguagesDistinct(t *testing.T) {
+	p := cast(t)
+	ctx := context.Background()
+	status := func(lang, text string) *e2e.Element {
+		el := e2e.NewElement(e2e.NSClient, "status", text)
+		if lang != "" {
+			el.Attr = append(el.Attr, xml.Attr{Name: xml.Name{Space: e2e.NSXML, Local: "lang"}, Value: lang})
+		}
+		return el
+	}
+	pres := &e2e.Stanza{Kind: e2e.Presence, From: romeoFull, To: julietFull,
+		Children: []*e2e.Element{status("", "Online"), status("de", "Da")}}
+	wire, err := p.rSess.Sign(ctx, pres)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := p.jSess.Receive(ctx, wire[0]); err != nil || len(got.Opened) != 1 {
+		t.Fatalf("distinct languages: %v", err)
+	}
+	for name, extra := range map[string]*e2e.Element{
+		"second without xml:lang": status("", "Evil"),
+		"repeated xml:lang":       status("de", "Böse"),
+	} {
+		w := wire[0].Clone()
+		w.Children = append([]*e2e.Element{w.Children[0], w.Children[1], extra}, w.Children[2:]...)
+		if got, err := p.jSess.Receive(ctx, w); !errors.Is(err, e2e.ErrMalformed) || len(got.Opened) != 0 {
+			t.Errorf("Receive, %s: %v, %d opened; want ErrMalformed", name, err, len(got.Opened))
+		}
+		bad := pres.Clone()
+		bad.Children = append(bad.Children, extra)
+		if _, err := p.rSess.Sign(ctx, bad); !errors.Is(err, e2e.ErrMalformed) {
+			t.Errorf("Sign, %s: %v; want ErrMalformed", name, err)
+		}
 	}
 }
