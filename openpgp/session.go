@@ -284,7 +284,9 @@ func (s *Session) recipients(addr jid.JID) ([]*openpgp.Entity, error) {
 // none; the status without xml:lang, else the first, when there are several)
 // or a message's <body/> text with a text-mode (sigclass 0x01) detached
 // signature, and adds it as <x xmlns='jabber:x:signed'/>. Only that text is
-// protected. An iq is ErrUnsupported; no local identity is ErrNoKey.
+// protected. An iq is ErrUnsupported; no local identity is ErrNoKey; a text
+// element holding child elements, or two statuses in the same language
+// (RFC 6121 §4.7.2.2), is ErrMalformed.
 func (s *Session) Sign(ctx context.Context, st *e2e.Stanza) ([]*e2e.Stanza, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
