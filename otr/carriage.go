@@ -2,6 +2,7 @@ package otr
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -128,6 +129,9 @@ type fragmentMsg struct {
 	piece         string
 }
 
+// errFragmentRange: a fragment with k = 0, n = 0 or k > n.
+var errFragmentRange = errors.New("k must be in 1..n")
+
 // parseFragment reads "?OTR|sss|rrr,k,n,piece," (v3) or "?OTR,k,n,piece," (v2).
 func parseFragment(s string) (fragmentMsg, error) {
 	bad := func(what string) (fragmentMsg, error) {
@@ -168,7 +172,9 @@ func parseFragment(s string) (fragmentMsg, error) {
 	}
 	f.k, f.n, f.piece = int(k), int(n), strings.TrimSuffix(parts[2], ",")
 	if f.k == 0 || f.n == 0 || f.k > f.n {
-		return bad("k must be in 1..n")
+		// OTR v3 "Fragmentation": such a fragment is discarded alone; the
+		// message being reassembled is kept.
+		return fragmentMsg{}, fmt.Errorf("otr: %w: fragment: %w", e2e.ErrMalformed, errFragmentRange)
 	}
 	if strings.Contains(f.piece, ",") {
 		return bad("piece holds a comma")

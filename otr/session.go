@@ -126,6 +126,7 @@ type events struct {
 	security []otr3.SecurityEvent
 	message  []otr3.MessageEvent
 	smp      []smpEvent
+	peerErr  string // the text of a received ?OTR Error: message
 }
 
 type smpEvent struct {
@@ -138,8 +139,11 @@ func (e *events) HandleSecurityEvent(ev otr3.SecurityEvent) { e.security = appen
 func (e *events) HandleSMPEvent(ev otr3.SMPEvent, pct int, q string) {
 	e.smp = append(e.smp, smpEvent{ev, pct, q})
 }
-func (e *events) HandleMessageEvent(ev otr3.MessageEvent, _ []byte, _ error, _ ...interface{}) {
+func (e *events) HandleMessageEvent(ev otr3.MessageEvent, msg []byte, _ error, _ ...interface{}) {
 	e.message = append(e.message, ev)
+	if ev == otr3.MessageEventReceivedMessageGeneralError {
+		e.peerErr = string(msg)
+	}
 }
 
 func (e *events) hasMessage(m otr3.MessageEvent) bool {
@@ -377,7 +381,9 @@ func (s *Session) Receive(ctx context.Context, st *e2e.Stanza) (e2e.Received, er
 	if strings.HasPrefix(body, "?OTR|") || strings.HasPrefix(body, "?OTR,") {
 		f, err := parseFragment(body)
 		if err != nil {
-			delete(s.frags, key)
+			if !errors.Is(err, errFragmentRange) {
+				delete(s.frags, key)
+			}
 			return e2e.Received{}, err
 		}
 		if f.v3 && f.recvr != 0 && f.recvr != s.tag {
@@ -510,11 +516,15 @@ func (s *Session) receiveLine(cv *conv, st *e2e.Stanza, line string) (e2e.Receiv
 			// SMP and disconnect messages carry IGNORE_UNREADABLE)
 			res.Opened = []e2e.Opened{s.opened(cv, st, string(plain))}
 		}
-	} else if len(plain) > 0 {
-		// Text that came with an OTR line: the human part of a query or error.
-		if cv.ev.hasMessage(otr3.MessageEventReceivedMessageGeneralError) {
-			return res, fmt.Errorf("otr: %w: peer reported an OTR error: %s", e2e.ErrDecrypt, truncate(string(plain)))
-		}
+	} else if cv.ev.hasMessage(otr3.MessageEventReceivedMessageGeneralError) {
+		// An OTR Error message (OTR v3 "Receiving an Error Message": show
+		// it to the user; the reply is the query ERROR_START_AKE sends).
+		// otr3 reports its text only in the event, never as plaintext.
+		return res, fmt.Errorf("otr: %w: peer reported an OTR error: %q", e2e.ErrDecrypt, truncate(cv.ev.peerErr))
+	} else if cv.ev.hasMessage(otr3.MessageEventReceivedMessageUnrecognized) {
+		// "?OTR" followed by nothing OTR knows: libotr and otr3 ignore it;
+		// we report it rather than drop a message silently.
+		return res, fmt.Errorf("otr: %w: unrecognized OTR message", e2e.ErrMalformed)
 	}
 	if !wasEncrypted && cv.c.IsEncrypted() {
 		more, err := s.flush(cv)

@@ -1,0 +1,86 @@
+package otr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/xmppe2e/xmppe2e/e2e"
+)
+
+// TestPeerErrorMessageReported: an OTR Error message is shown to the user
+// (OTR v3, "Receiving an Error Message"): Receive reports its text in an
+// error and answers with the query of ERROR_START_AKE, instead of dropping
+// it silently.
+func TestPeerErrorMessageReported(t *testing.T) {
+	ctx := context.Background()
+	_, r := pair(t, Scheme, Scheme)
+	res, err := r.s.Receive(ctx, msg(julietJID, romeoJID, "e", "?OTR Error: You transmitted an unreadable encrypted message."))
+	if !errors.Is(err, e2e.ErrDecrypt) || !strings.Contains(err.Error(), "unreadable encrypted message") {
+		t.Fatalf("err = %v, want ErrDecrypt with the peer's text", err)
+	}
+	if len(res.Opened) != 0 || len(res.Replies) != 1 || !strings.HasPrefix(res.Replies[0].Body(), "?OTRv") {
+		t.Fatalf("opened %d, replies %v: want none and one query", len(res.Opened), res.Replies)
+	}
+}
+
+// TestUnrecognizedOTRMessageReported: a body that starts with "?OTR" but is
+// no OTR message is an error, never a silent drop, whatever the policy and
+// state.
+func TestUnrecognizedOTRMessageReported(t *testing.T) {
+	ctx := context.Background()
+	for _, body := range []string{"?OTR is cool", "?OTR", "?OTRx"} {
+		for _, allow := range []bool{false, true} {
+			_, r := pair(t, Scheme, Scheme)
+			r.s.cfg.AllowPlaintext = allow
+			res, err := r.s.Receive(ctx, msg(julietJID, romeoJID, "u", body))
+			if !errors.Is(err, e2e.ErrMalformed) || len(res.Opened) != 0 {
+				t.Errorf("%q (AllowPlaintext %v): err %v, opened %d; want ErrMalformed", body, allow, err, len(res.Opened))
+			}
+		}
+	}
+	j, r := established(t, Scheme, Scheme)
+	_ = j
+	if _, err := r.s.Receive(ctx, msg(julietJID, romeoJID, "u", "?OTR is cool")); !errors.Is(err, e2e.ErrMalformed) {
+		t.Errorf("in a private conversation: err %v, want ErrMalformed", err)
+	}
+}
+
+// TestIllegitimateFragmentKeepsReassembly: OTR v3 "Fragmentation": a
+// fragment with k = 0, n = 0 or k > n is discarded alone; the message being
+// reassembled survives it.
+func TestIllegitimateFragmentKeepsReassembly(t *testing.T) {
+	ctx := context.Background()
+	c := New(Options{FragmentSize: 120})
+	j, r := established(t, c, c)
+	ws := send(t, j, r, "a message long enough to need several fragments of 120 bytes")
+	if len(ws) < 3 {
+		t.Fatalf("%d fragments, want at least 3", len(ws))
+	}
+	f, err := parseFragment(ws[0].Body())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := []string{"?OTR|%08x|%08x,00000,00003,x,", "?OTR|%08x|%08x,00002,00000,x,", "?OTR|%08x|%08x,00009,00003,x,"}
+	for i, w := range ws {
+		if i == 1 {
+			for _, b := range bad {
+				st := w.Clone()
+				st.SetBody(fmt.Sprintf(b, f.sender, f.recvr))
+				if _, err := r.s.Receive(ctx, st); !errors.Is(err, e2e.ErrMalformed) {
+					t.Fatalf("illegitimate fragment %q: err %v", st.Body(), err)
+				}
+			}
+		}
+		res, err := r.s.Receive(ctx, w)
+		if err != nil {
+			t.Fatalf("fragment %d: %v", i+1, err)
+		}
+		r.got = append(r.got, res.Opened...)
+	}
+	if got := bodies(r.got); len(got) != 1 || !strings.HasPrefix(got[0], "a message long") {
+		t.Fatalf("opened %q", got)
+	}
+}
