@@ -84,3 +84,16 @@ func TestIllegitimateFragmentKeepsReassembly(t *testing.T) {
 		t.Fatalf("opened %q", got)
 	}
 }
+
+// TestBareFromRefused: XEP-0364 keeps an OTR conversation between two full
+// JIDs and Encrypt refuses a bare "to"; a query (or anything else) from a
+// bare JID must not make Receive answer that bare JID with an AKE message.
+func TestBareFromRefused(t *testing.T) {
+	_, r := pair(t, Scheme, Scheme)
+	for _, body := range []string{"?OTRv23?", "hi" + wsBase + wsV2 + wsV3} {
+		res, err := r.s.Receive(context.Background(), msg(julietJID.Bare(), romeoJID, "b", body))
+		if !errors.Is(err, e2e.ErrUnsupported) || len(res.Replies) != 0 || len(res.Opened) != 0 {
+			t.Errorf("%q from a bare JID: err %v, %d replies, %d opened; want ErrUnsupported and nothing", body, err, len(res.Replies), len(res.Opened))
+		}
+	}
+}

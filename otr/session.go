@@ -357,6 +357,11 @@ func (s *Session) Receive(ctx context.Context, st *e2e.Stanza) (e2e.Received, er
 	if st.From.Equal(jid.JID{}) {
 		return e2e.Received{}, fmt.Errorf("otr: %w: stanza has no from address", e2e.ErrMalformed)
 	}
+	if st.From.Resourcepart() == "" {
+		// XEP-0364: an OTR conversation is between two full JIDs; answering
+		// a bare JID would send OTR where Encrypt refuses to.
+		return e2e.Received{}, fmt.Errorf("otr: %w: OTR from the bare JID %s; it needs a full JID (XEP-0364)", e2e.ErrUnsupported, st.From)
+	}
 	if !st.To.Equal(jid.JID{}) && !s.cfg.JID.Equal(jid.JID{}) &&
 		(!st.To.Bare().Equal(s.cfg.JID.Bare()) ||
 			(st.To.Resourcepart() != "" && s.cfg.JID.Resourcepart() != "" && st.To.Resourcepart() != s.cfg.JID.Resourcepart())) {
