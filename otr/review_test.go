@@ -97,3 +97,34 @@ func TestBareFromRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestInvalidSenderTagFragmentDropped: OTR v3 "Instance Tags": a fragment
+// whose sender tag is below 0x100 is discarded; it must not restart the
+// reassembly of a genuine message as a first fragment would.
+func TestInvalidSenderTagFragmentDropped(t *testing.T) {
+	ctx := context.Background()
+	c := New(Options{FragmentSize: 120})
+	j, r := established(t, c, c)
+	ws := send(t, j, r, "a message long enough to need several fragments of 120 bytes")
+	f, err := parseFragment(ws[0].Body())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, w := range ws {
+		if i == 1 {
+			st := w.Clone()
+			st.SetBody(fmt.Sprintf("?OTR|%08x|%08x,00001,00002,x,", 0xff, f.recvr))
+			if _, err := r.s.Receive(ctx, st); !errors.Is(err, e2e.ErrMalformed) {
+				t.Fatalf("sender tag 0xff: err %v, want ErrMalformed", err)
+			}
+		}
+		res, err := r.s.Receive(ctx, w)
+		if err != nil {
+			t.Fatalf("fragment %d: %v", i+1, err)
+		}
+		r.got = append(r.got, res.Opened...)
+	}
+	if got := bodies(r.got); len(got) != 1 || !strings.HasPrefix(got[0], "a message long") {
+		t.Fatalf("opened %q", got)
+	}
+}

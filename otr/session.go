@@ -394,6 +394,11 @@ func (s *Session) Receive(ctx context.Context, st *e2e.Stanza) (e2e.Received, er
 		if f.v3 && f.recvr != 0 && f.recvr != s.tag {
 			return e2e.Received{}, fmt.Errorf("otr: %w: fragment for another OTR instance (%08x)", e2e.ErrDecrypt, f.recvr)
 		}
+		if f.v3 && f.sender < 0x100 {
+			// OTR v3 "Instance Tags": a sender tag below 0x100 is invalid;
+			// the fragment is discarded without touching the reassembly.
+			return e2e.Received{}, fmt.Errorf("otr: %w: fragment with the invalid sender instance tag %08x", e2e.ErrMalformed, f.sender)
+		}
 		r := s.frags[key]
 		if r == nil {
 			for k := range s.frags { // full: drop some other sender's partial message
