@@ -21,14 +21,13 @@ const (
 )
 
 // wireStanza wraps one OTR line in a message stanza as XEP-0364 advises:
-// type chat, full JIDs, the body, EME, no-copy, no-permanent-store and the
-// carbons private element.
+// type chat, full JIDs, the body, EME (XEP-0380, without a name), no-copy,
+// no-permanent-store and the carbons private element.
 func wireStanza(from, to jid.JID, id, line string) *e2e.Stanza {
 	st := &e2e.Stanza{Kind: e2e.Message, From: from, To: to, ID: id, Type: "chat"}
 	st.SetBody(line)
 	eme := e2e.NewElement(NSEME, "encryption", "")
-	eme.SetAttr("namespace", NSOTR)
-	eme.SetAttr("name", "OTR")
+	eme.SetAttr("namespace", NSOTR) // no 'name': XEP-0380 §4 lists OTR, so it SHOULD NOT have one
 	st.Children = append(st.Children, eme,
 		e2e.NewElement(NSHints, "no-copy", ""),
 		e2e.NewElement(NSHints, "no-permanent-store", ""),
