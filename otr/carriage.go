@@ -233,3 +233,24 @@ const (
 	wsV2   = "  \t\t  \t "
 	wsV3   = "  \t\t  \t\t"
 )
+
+// stripTag removes the first whitespace tag from body: the base tag and the
+// 8-byte version tags after it. It reports whether the tag offers versions
+// 2 and 3.
+func stripTag(body string) (text string, v2, v3 bool) {
+	i := strings.Index(body, wsBase)
+	if i < 0 {
+		return body, false, false
+	}
+	j := i + len(wsBase)
+	for j+8 <= len(body) && strings.Trim(body[j:j+8], " \t") == "" {
+		switch body[j : j+8] {
+		case wsV2:
+			v2 = true
+		case wsV3:
+			v3 = true
+		}
+		j += 8
+	}
+	return body[:i] + body[j:], v2, v3
+}

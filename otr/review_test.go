@@ -128,3 +128,38 @@ func TestInvalidSenderTagFragmentDropped(t *testing.T) {
 		t.Fatalf("opened %q", got)
 	}
 }
+
+// TestWhitespaceTagWithoutOurVersion: OTR v3 "Receiving plaintext with the
+// whitespace tag": the text is shown with the tag removed (as plaintext,
+// under the plaintext policy); only a tag offering a version we allow
+// starts the AKE. A tag without one must not lose the text.
+func TestWhitespaceTagWithoutOurVersion(t *testing.T) {
+	ctx := context.Background()
+	const v1 = " \t \t  \t "
+	for _, tc := range []struct {
+		c    *Codec
+		body string
+	}{
+		{Scheme, "hi" + wsBase},
+		{Scheme, "hi" + wsBase + v1},
+		{New(Options{V3Only: true}), "hi" + wsBase + v1 + wsV2},
+		{New(Options{V2Only: true}), "hi" + wsBase + wsV3},
+	} {
+		_, r := pair(t, tc.c, tc.c)
+		res, err := r.s.Receive(ctx, msg(julietJID, romeoJID, "w", tc.body))
+		if !errors.Is(err, e2e.ErrNotEncrypted) || len(res.Opened) != 0 || len(res.Replies) != 0 {
+			t.Errorf("%q strict: err %v, %d opened, %d replies; want ErrNotEncrypted alone", tc.body, err, len(res.Opened), len(res.Replies))
+		}
+		r.s.cfg.AllowPlaintext = true
+		res, err = r.s.Receive(ctx, msg(julietJID, romeoJID, "w", tc.body))
+		if err != nil || len(res.Opened) != 1 || res.Opened[0].Stanza.Body() != "hi" || res.Opened[0].Encrypted || len(res.Replies) != 0 {
+			t.Errorf("%q AllowPlaintext: err %v, opened %v, %d replies; want the text \"hi\" unencrypted", tc.body, err, bodies(res.Opened), len(res.Replies))
+		}
+	}
+	// a tag that offers our version still starts the AKE
+	_, r := pair(t, Scheme, Scheme)
+	res, _ := r.s.Receive(ctx, msg(julietJID, romeoJID, "w", "hi"+wsBase+v1+wsV3))
+	if len(res.Replies) != 1 || !strings.HasPrefix(res.Replies[0].Body(), "?OTR:AAMC") {
+		t.Errorf("v3 tag: replies %v, want a D-H Commit", res.Replies)
+	}
+}

@@ -612,6 +612,13 @@ func (s *Session) flush(cv *conv) ([]*e2e.Stanza, error) {
 // receiveTagged hands a whitespace-tagged plaintext to otr3, which strips the
 // tag and answers with a D-H Commit.
 func (s *Session) receiveTagged(cv *conv, st *e2e.Stanza, body string) (e2e.Received, error) {
+	if text, v2, v3 := stripTag(body); !(v2 && !s.opts.V3Only || v3 && !s.opts.V2Only) {
+		// OTR v3 "Receiving plaintext with the whitespace tag": the text is
+		// shown with the tag removed; the AKE starts only for a version we
+		// allow (otr3 instead fails with "unsupported OTR version" and the
+		// text is lost).
+		return s.plaintext(cv, st, text)
+	}
 	if cv == nil {
 		if !s.makeRoom() {
 			return e2e.Received{}, fmt.Errorf("otr: %w: %d private conversations open", e2e.ErrUnsupported, maxConvs)
