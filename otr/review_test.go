@@ -163,3 +163,18 @@ func TestWhitespaceTagWithoutOurVersion(t *testing.T) {
 		t.Errorf("v3 tag: replies %v, want a D-H Commit", res.Replies)
 	}
 }
+
+// TestEncryptRefusesGroupchat: Receive refuses groupchat, headline and
+// error messages; Encrypt must not turn such a stanza into a chat message
+// (OTR is two-party, XEP-0364 §2).
+func TestEncryptRefusesGroupchat(t *testing.T) {
+	j, r := pair(t, Scheme, Scheme)
+	for _, typ := range []string{"groupchat", "headline", "error"} {
+		st := msg(j.addr, r.addr, "g", "to the room")
+		st.Type = typ
+		ws, err := j.s.Encrypt(context.Background(), st)
+		if !errors.Is(err, e2e.ErrUnsupported) || len(ws) != 0 {
+			t.Errorf("type %s: %d stanzas, err %v; want ErrUnsupported", typ, len(ws), err)
+		}
+	}
+}

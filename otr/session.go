@@ -255,6 +255,13 @@ func (s *Session) Encrypt(ctx context.Context, st *e2e.Stanza) ([]*e2e.Stanza, e
 	if st == nil || st.Kind != e2e.Message {
 		return nil, fmt.Errorf("otr: %w: OTR carries message bodies only", e2e.ErrUnsupported)
 	}
+	switch st.Type {
+	case "", "chat", "normal":
+	default:
+		// Receive refuses these types too: OTR is two-party (XEP-0364 §2),
+		// and a groupchat, headline or error stanza is not a chat message.
+		return nil, fmt.Errorf("otr: %w: OTR is not carried in messages of type %q", e2e.ErrUnsupported, st.Type)
+	}
 	if err := checkPeerJID(st.To); err != nil {
 		return nil, err
 	}
