@@ -52,6 +52,20 @@ func TestUnrecognizedOTRMessageReported(t *testing.T) {
 // fragment with k = 0, n = 0 or k > n is discarded alone; the message being
 // reassembled survives it.
 func TestIllegitimateFragmentKeepsReassembly(t *testing.T) {
+	fragmentsSurvive(t, func(f fragmentMsg) []string {
+		var out []string
+		for _, kn := range []string{"00000,00003", "00002,00000", "00009,00003"} {
+			out = append(out, fmt.Sprintf("?OTR|%08x|%08x,%s,x,", f.sender, f.recvr, kn))
+		}
+		return out
+	})
+}
+
+// fragmentsSurvive sends a fragmented message and delivers the bodies that
+// bad makes (from the first fragment) just before the second fragment: each
+// must be ErrMalformed, and the message must still open.
+func fragmentsSurvive(t *testing.T, bad func(first fragmentMsg) []string) {
+	t.Helper()
 	ctx := context.Background()
 	c := New(Options{FragmentSize: 120})
 	j, r := established(t, c, c)
@@ -63,14 +77,13 @@ func TestIllegitimateFragmentKeepsReassembly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bad := []string{"?OTR|%08x|%08x,00000,00003,x,", "?OTR|%08x|%08x,00002,00000,x,", "?OTR|%08x|%08x,00009,00003,x,"}
 	for i, w := range ws {
 		if i == 1 {
-			for _, b := range bad {
+			for _, b := range bad(f) {
 				st := w.Clone()
-				st.SetBody(fmt.Sprintf(b, f.sender, f.recvr))
+				st.SetBody(b)
 				if _, err := r.s.Receive(ctx, st); !errors.Is(err, e2e.ErrMalformed) {
-					t.Fatalf("illegitimate fragment %q: err %v", st.Body(), err)
+					t.Fatalf("fragment %q: err %v, want ErrMalformed", b, err)
 				}
 			}
 		}
@@ -102,31 +115,9 @@ func TestBareFromRefused(t *testing.T) {
 // whose sender tag is below 0x100 is discarded; it must not restart the
 // reassembly of a genuine message as a first fragment would.
 func TestInvalidSenderTagFragmentDropped(t *testing.T) {
-	ctx := context.Background()
-	c := New(Options{FragmentSize: 120})
-	j, r := established(t, c, c)
-	ws := send(t, j, r, "a message long enough to need several fragments of 120 bytes")
-	f, err := parseFragment(ws[0].Body())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, w := range ws {
-		if i == 1 {
-			st := w.Clone()
-			st.SetBody(fmt.Sprintf("?OTR|%08x|%08x,00001,00002,x,", 0xff, f.recvr))
-			if _, err := r.s.Receive(ctx, st); !errors.Is(err, e2e.ErrMalformed) {
-				t.Fatalf("sender tag 0xff: err %v, want ErrMalformed", err)
-			}
-		}
-		res, err := r.s.Receive(ctx, w)
-		if err != nil {
-			t.Fatalf("fragment %d: %v", i+1, err)
-		}
-		r.got = append(r.got, res.Opened...)
-	}
-	if got := bodies(r.got); len(got) != 1 || !strings.HasPrefix(got[0], "a message long") {
-		t.Fatalf("opened %q", got)
-	}
+	fragmentsSurvive(t, func(f fragmentMsg) []string {
+		return []string{fmt.Sprintf("?OTR|%08x|%08x,00001,00002,x,", 0xff, f.recvr)}
+	})
 }
 
 // TestWhitespaceTagWithoutOurVersion: OTR v3 "Receiving plaintext with the
