@@ -2,6 +2,7 @@ package otr
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -20,14 +21,13 @@ const (
 )
 
 // wireStanza wraps one OTR line in a message stanza as XEP-0364 advises:
-// type chat, full JIDs, the body, EME, no-copy, no-permanent-store and the
-// carbons private element.
+// type chat, full JIDs, the body, EME (XEP-0380, without a name), no-copy,
+// no-permanent-store and the carbons private element.
 func wireStanza(from, to jid.JID, id, line string) *e2e.Stanza {
 	st := &e2e.Stanza{Kind: e2e.Message, From: from, To: to, ID: id, Type: "chat"}
 	st.SetBody(line)
 	eme := e2e.NewElement(NSEME, "encryption", "")
-	eme.SetAttr("namespace", NSOTR)
-	eme.SetAttr("name", "OTR")
+	eme.SetAttr("namespace", NSOTR) // no 'name': XEP-0380 §4 lists OTR, so it SHOULD NOT have one
 	st.Children = append(st.Children, eme,
 		e2e.NewElement(NSHints, "no-copy", ""),
 		e2e.NewElement(NSHints, "no-permanent-store", ""),
@@ -128,6 +128,9 @@ type fragmentMsg struct {
 	piece         string
 }
 
+// errFragmentRange: a fragment with k = 0, n = 0 or k > n.
+var errFragmentRange = errors.New("k must be in 1..n")
+
 // parseFragment reads "?OTR|sss|rrr,k,n,piece," (v3) or "?OTR,k,n,piece," (v2).
 func parseFragment(s string) (fragmentMsg, error) {
 	bad := func(what string) (fragmentMsg, error) {
@@ -168,7 +171,9 @@ func parseFragment(s string) (fragmentMsg, error) {
 	}
 	f.k, f.n, f.piece = int(k), int(n), strings.TrimSuffix(parts[2], ",")
 	if f.k == 0 || f.n == 0 || f.k > f.n {
-		return bad("k must be in 1..n")
+		// OTR v3 "Fragmentation": such a fragment is discarded alone; the
+		// message being reassembled is kept.
+		return fragmentMsg{}, fmt.Errorf("otr: %w: fragment: %w", e2e.ErrMalformed, errFragmentRange)
 	}
 	if strings.Contains(f.piece, ",") {
 		return bad("piece holds a comma")
@@ -228,3 +233,24 @@ const (
 	wsV2   = "  \t\t  \t "
 	wsV3   = "  \t\t  \t\t"
 )
+
+// stripTag removes the first whitespace tag from body: the base tag and the
+// 8-byte version tags after it. It reports whether the tag offers versions
+// 2 and 3.
+func stripTag(body string) (text string, v2, v3 bool) {
+	i := strings.Index(body, wsBase)
+	if i < 0 {
+		return body, false, false
+	}
+	j := i + len(wsBase)
+	for j+8 <= len(body) && strings.Trim(body[j:j+8], " \t") == "" {
+		switch body[j : j+8] {
+		case wsV2:
+			v2 = true
+		case wsV3:
+			v3 = true
+		}
+		j += 8
+	}
+	return body[:i] + body[j:], v2, v3
+}

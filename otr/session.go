@@ -126,6 +126,7 @@ type events struct {
 	security []otr3.SecurityEvent
 	message  []otr3.MessageEvent
 	smp      []smpEvent
+	peerErr  string // the text of a received ?OTR Error: message
 }
 
 type smpEvent struct {
@@ -138,8 +139,11 @@ func (e *events) HandleSecurityEvent(ev otr3.SecurityEvent) { e.security = appen
 func (e *events) HandleSMPEvent(ev otr3.SMPEvent, pct int, q string) {
 	e.smp = append(e.smp, smpEvent{ev, pct, q})
 }
-func (e *events) HandleMessageEvent(ev otr3.MessageEvent, _ []byte, _ error, _ ...interface{}) {
+func (e *events) HandleMessageEvent(ev otr3.MessageEvent, msg []byte, _ error, _ ...interface{}) {
 	e.message = append(e.message, ev)
+	if ev == otr3.MessageEventReceivedMessageGeneralError {
+		e.peerErr = string(msg)
+	}
 }
 
 func (e *events) hasMessage(m otr3.MessageEvent) bool {
@@ -251,6 +255,13 @@ func (s *Session) Encrypt(ctx context.Context, st *e2e.Stanza) ([]*e2e.Stanza, e
 	if st == nil || st.Kind != e2e.Message {
 		return nil, fmt.Errorf("otr: %w: OTR carries message bodies only", e2e.ErrUnsupported)
 	}
+	switch st.Type {
+	case "", "chat", "normal":
+	default:
+		// Receive refuses these types too: OTR is two-party (XEP-0364 §2),
+		// and a groupchat, headline or error stanza is not a chat message.
+		return nil, fmt.Errorf("otr: %w: OTR is not carried in messages of type %q", e2e.ErrUnsupported, st.Type)
+	}
 	if err := checkPeerJID(st.To); err != nil {
 		return nil, err
 	}
@@ -353,6 +364,11 @@ func (s *Session) Receive(ctx context.Context, st *e2e.Stanza) (e2e.Received, er
 	if st.From.Equal(jid.JID{}) {
 		return e2e.Received{}, fmt.Errorf("otr: %w: stanza has no from address", e2e.ErrMalformed)
 	}
+	if st.From.Resourcepart() == "" {
+		// XEP-0364: an OTR conversation is between two full JIDs; answering
+		// a bare JID would send OTR where Encrypt refuses to.
+		return e2e.Received{}, fmt.Errorf("otr: %w: OTR from the bare JID %s; it needs a full JID (XEP-0364)", e2e.ErrUnsupported, st.From)
+	}
 	if !st.To.Equal(jid.JID{}) && !s.cfg.JID.Equal(jid.JID{}) &&
 		(!st.To.Bare().Equal(s.cfg.JID.Bare()) ||
 			(st.To.Resourcepart() != "" && s.cfg.JID.Resourcepart() != "" && st.To.Resourcepart() != s.cfg.JID.Resourcepart())) {
@@ -377,11 +393,18 @@ func (s *Session) Receive(ctx context.Context, st *e2e.Stanza) (e2e.Received, er
 	if strings.HasPrefix(body, "?OTR|") || strings.HasPrefix(body, "?OTR,") {
 		f, err := parseFragment(body)
 		if err != nil {
-			delete(s.frags, key)
+			if !errors.Is(err, errFragmentRange) {
+				delete(s.frags, key)
+			}
 			return e2e.Received{}, err
 		}
 		if f.v3 && f.recvr != 0 && f.recvr != s.tag {
 			return e2e.Received{}, fmt.Errorf("otr: %w: fragment for another OTR instance (%08x)", e2e.ErrDecrypt, f.recvr)
+		}
+		if f.v3 && f.sender < 0x100 {
+			// OTR v3 "Instance Tags": a sender tag below 0x100 is invalid;
+			// the fragment is discarded without touching the reassembly.
+			return e2e.Received{}, fmt.Errorf("otr: %w: fragment with the invalid sender instance tag %08x", e2e.ErrMalformed, f.sender)
 		}
 		r := s.frags[key]
 		if r == nil {
@@ -510,11 +533,15 @@ func (s *Session) receiveLine(cv *conv, st *e2e.Stanza, line string) (e2e.Receiv
 			// SMP and disconnect messages carry IGNORE_UNREADABLE)
 			res.Opened = []e2e.Opened{s.opened(cv, st, string(plain))}
 		}
-	} else if len(plain) > 0 {
-		// Text that came with an OTR line: the human part of a query or error.
-		if cv.ev.hasMessage(otr3.MessageEventReceivedMessageGeneralError) {
-			return res, fmt.Errorf("otr: %w: peer reported an OTR error: %s", e2e.ErrDecrypt, truncate(string(plain)))
-		}
+	} else if cv.ev.hasMessage(otr3.MessageEventReceivedMessageGeneralError) {
+		// An OTR Error message (OTR v3 "Receiving an Error Message": show
+		// it to the user; the reply is the query ERROR_START_AKE sends).
+		// otr3 reports its text only in the event, never as plaintext.
+		return res, fmt.Errorf("otr: %w: peer reported an OTR error: %q", e2e.ErrDecrypt, truncate(cv.ev.peerErr))
+	} else if cv.ev.hasMessage(otr3.MessageEventReceivedMessageUnrecognized) {
+		// "?OTR" followed by nothing OTR knows: libotr and otr3 ignore it;
+		// we report it rather than drop a message silently.
+		return res, fmt.Errorf("otr: %w: unrecognized OTR message", e2e.ErrMalformed)
 	}
 	if !wasEncrypted && cv.c.IsEncrypted() {
 		more, err := s.flush(cv)
@@ -592,6 +619,13 @@ func (s *Session) flush(cv *conv) ([]*e2e.Stanza, error) {
 // receiveTagged hands a whitespace-tagged plaintext to otr3, which strips the
 // tag and answers with a D-H Commit.
 func (s *Session) receiveTagged(cv *conv, st *e2e.Stanza, body string) (e2e.Received, error) {
+	if text, v2, v3 := stripTag(body); !(v2 && !s.opts.V3Only || v3 && !s.opts.V2Only) {
+		// OTR v3 "Receiving plaintext with the whitespace tag": the text is
+		// shown with the tag removed; the AKE starts only for a version we
+		// allow (otr3 instead fails with "unsupported OTR version" and the
+		// text is lost).
+		return s.plaintext(cv, st, text)
+	}
 	if cv == nil {
 		if !s.makeRoom() {
 			return e2e.Received{}, fmt.Errorf("otr: %w: %d private conversations open", e2e.ErrUnsupported, maxConvs)

@@ -189,6 +189,9 @@ func TestCarriageXEP0364(t *testing.T) {
 		t.Fatal("no EME")
 	} else if v, _ := e.AttrValue("namespace"); v != NSOTR {
 		t.Fatalf("EME namespace %q", v)
+	} else if v, ok := e.AttrValue("name"); ok {
+		// XEP-0380 §3.2 and §4: no 'name' for the protocols it lists, OTR among them
+		t.Fatalf("EME carries name=%q", v)
 	}
 	for _, c := range []struct{ ns, local string }{{NSHints, "no-copy"}, {NSHints, "no-permanent-store"}, {NSCarbons, "private"}} {
 		if w.Child(c.ns, c.local) == nil {
