@@ -21,6 +21,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/xmppe2e/xmppe2e/e2e"
+	"github.com/xmppe2e/xmppe2e/e2e/e2etest"
 )
 
 var update = flag.Bool("update", false, "rewrite generated fixtures in testdata")
@@ -97,25 +98,9 @@ func identity(t testing.TB, name string) *Identity {
 }
 
 // clock is a deterministic clock that advances 1 ms per call.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+type clock = e2etest.ManualClock
 
-func newClock() *clock { return &clock{now: time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(time.Millisecond)
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
+func newClock() *clock { return e2etest.NewManualClock(time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)) }
 
 type seeded struct {
 	mu sync.Mutex

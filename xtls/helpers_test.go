@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/xmppe2e/xmppe2e/e2e"
+	"github.com/xmppe2e/xmppe2e/e2e/e2etest"
 	"mellium.im/xmpp/jid"
 )
 
@@ -42,27 +43,11 @@ func testIdentity(t testing.TB, bare string) *Identity {
 	return id
 }
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(time.Millisecond)
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
+type clock = e2etest.ManualClock
 
 func newTestSession(t testing.TB, opts Options, self jid.JID, local *Identity, peers ...e2e.Peer) (*Session, *clock) {
 	t.Helper()
-	clk := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := e2etest.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	s, err := newSession(opts.withDefaults(), e2e.Config{Local: local, JID: self, Peers: peers,
 		Rand: rand.New(rand.NewSource(seedOf(self.String()))), Clock: clk.Now})
 	if err != nil {

@@ -26,15 +26,33 @@ var Epoch = time.Date(2026, time.November, 22, 12, 0, 0, 0, time.UTC)
 // Clock returns a deterministic clock for Config.Clock: it starts at Epoch
 // and advances by one millisecond on every call. It is safe for concurrent
 // use.
-func Clock() func() time.Time {
-	var mu sync.Mutex
-	now := Epoch
-	return func() time.Time {
-		mu.Lock()
-		defer mu.Unlock()
-		now = now.Add(time.Millisecond)
-		return now
-	}
+func Clock() func() time.Time { return NewManualClock(Epoch).Now }
+
+// A ManualClock is a deterministic clock that tests can also move on (for
+// timeouts and stale stanzas): Now advances it by one millisecond per call,
+// Advance by any duration. It is safe for concurrent use; pass its Now as
+// Config.Clock.
+type ManualClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewManualClock returns a ManualClock that starts at start.
+func NewManualClock(start time.Time) *ManualClock { return &ManualClock{now: start} }
+
+// Now advances the clock by one millisecond and returns the new time.
+func (c *ManualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(time.Millisecond)
+	return c.now
+}
+
+// Advance moves the clock on by d.
+func (c *ManualClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
 }
 
 // Rand returns a deterministic source of randomness for Config.Rand, the same
