@@ -15,15 +15,12 @@ import (
 	"io"
 	"math/big"
 	"time"
+	"unicode/utf8"
 
 	"github.com/xmppe2e/xmppe2e/e2e"
+	"github.com/xmppe2e/xmppe2e/internal/san"
 	"mellium.im/xmpp/jid"
 )
-
-// oidXMPPAddr is id-on-xmppAddr (RFC 6120 §13.7.1.4), an otherName SAN.
-var oidXMPPAddr = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 8, 5}
-
-var oidSAN = asn1.ObjectIdentifier{2, 5, 29, 17}
 
 // Identity is an XTLS identity: a certificate bound to a bare JID and its
 // private key. Generated identities are self-signed Ed25519 certificates;
@@ -107,7 +104,7 @@ func generateIdentity(ctx context.Context, addr jid.JID, r io.Reader) (*Identity
 	key := ed25519.NewKeyFromSeed(seed[:ed25519.SeedSize])
 	serial := new(big.Int).SetBytes(seed[ed25519.SeedSize:])
 	serial.SetBit(serial, 127, 1)
-	san, err := xmppAddrSAN(addr)
+	sanExt, err := xmppAddrSAN(addr)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +116,7 @@ func generateIdentity(ctx context.Context, addr jid.JID, r io.Reader) (*Identity
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 		BasicConstraintsValid: true,
-		ExtraExtensions:       []pkix.Extension{san},
+		ExtraExtensions:       []pkix.Extension{sanExt},
 	}
 	der, err := x509.CreateCertificate(r, tmpl, tmpl, key.Public(), key)
 	if err != nil {
@@ -132,59 +129,26 @@ func generateIdentity(ctx context.Context, addr jid.JID, r io.Reader) (*Identity
 	return &Identity{addr: addr, cert: cert, key: key}, nil
 }
 
-// otherName is the OtherName of RFC 5280 §4.2.1.6; Value holds the
-// explicit [0] wrapper around the UTF8String.
-type otherName struct {
-	Type  asn1.ObjectIdentifier
-	Value asn1.RawValue
-}
-
 // xmppAddrSAN encodes a subjectAltName with one id-on-xmppAddr otherName.
 func xmppAddrSAN(addr jid.JID) (pkix.Extension, error) {
-	utf8, err := asn1.MarshalWithParams(addr.String(), "utf8")
+	x, err := san.OtherName(san.OIDXMPPAddr, asn1.TagUTF8String, addr.String())
 	if err != nil {
 		return pkix.Extension{}, err
 	}
-	other := otherName{oidXMPPAddr, asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: utf8}}
-	otherDER, err := asn1.MarshalWithParams(other, "tag:0")
-	if err != nil {
-		return pkix.Extension{}, err
-	}
-	seq, err := asn1.Marshal(asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagSequence, IsCompound: true, Bytes: otherDER})
-	if err != nil {
-		return pkix.Extension{}, err
-	}
-	return pkix.Extension{Id: oidSAN, Value: seq}, nil
+	return san.Extension(x)
 }
 
 // certJID returns the bare JID a certificate is bound to: its first
 // id-on-xmppAddr otherName, else its subject common name when that parses
 // as a JID with a localpart; zero when neither does.
 func certJID(c *x509.Certificate) jid.JID {
-	for _, ext := range c.Extensions {
-		if !ext.Id.Equal(oidSAN) {
+	names, _ := san.OtherNames(c) // malformed entries are left out
+	for _, s := range san.Strings(names, san.OIDXMPPAddr, asn1.TagUTF8String) {
+		if !utf8.ValidString(s) {
 			continue
 		}
-		var names []asn1.RawValue
-		if _, err := asn1.Unmarshal(ext.Value, &names); err != nil {
-			break
-		}
-		for _, n := range names {
-			if n.Class != asn1.ClassContextSpecific || n.Tag != 0 {
-				continue
-			}
-			var other otherName
-			if _, err := asn1.UnmarshalWithParams(n.FullBytes, &other, "tag:0"); err != nil || !other.Type.Equal(oidXMPPAddr) ||
-				other.Value.Class != asn1.ClassContextSpecific || other.Value.Tag != 0 {
-				continue
-			}
-			var s string
-			if _, err := asn1.UnmarshalWithParams(other.Value.Bytes, &s, "utf8"); err != nil {
-				continue
-			}
-			if j, err := jid.Parse(s); err == nil {
-				return j.Bare()
-			}
+		if j, err := jid.Parse(s); err == nil {
+			return j.Bare()
 		}
 	}
 	if j, err := jid.Parse(c.Subject.CommonName); err == nil && j.Localpart() != "" {

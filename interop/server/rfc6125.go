@@ -8,98 +8,42 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/xmppe2e/xmppe2e/internal/san"
 	"mellium.im/xmpp/jid"
-)
-
-// RFC 6120 §13.7.1.4 and RFC 4985: the otherName types XMPP uses.
-var (
-	oidSAN      = asn1.ObjectIdentifier{2, 5, 29, 17}
-	oidXMPPAddr = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 8, 5}
-	oidDNSSRV   = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 8, 7}
 )
 
 // otherNameSANs builds a subjectAltName extension holding dNSNames, SRV-IDs
 // (IA5String) and XmppAddrs (UTF8String).
 func otherNameSANs(dns, srv, xmpp []string) (pkix.Extension, error) {
 	var names []asn1.RawValue
-	other := func(oid asn1.ObjectIdentifier, tag int, v string) error {
-		val, err := asn1.Marshal(asn1.RawValue{Tag: tag, Class: asn1.ClassUniversal, Bytes: []byte(v)})
-		if err != nil {
-			return err
-		}
-		oidb, err := asn1.Marshal(oid)
-		if err != nil {
-			return err
-		}
-		explicit, err := asn1.Marshal(asn1.RawValue{Tag: 0, Class: asn1.ClassContextSpecific, IsCompound: true, Bytes: val})
-		if err != nil {
-			return err
-		}
-		names = append(names, asn1.RawValue{Tag: 0, Class: asn1.ClassContextSpecific, IsCompound: true, Bytes: append(oidb, explicit...)})
-		return nil
-	}
 	for _, d := range dns {
-		names = append(names, asn1.RawValue{Tag: 2, Class: asn1.ClassContextSpecific, Bytes: []byte(d)})
+		names = append(names, san.DNSName(d))
 	}
-	for _, s := range srv {
-		if err := other(oidDNSSRV, asn1.TagIA5String, s); err != nil {
-			return pkix.Extension{}, err
+	for _, list := range []struct {
+		oid    asn1.ObjectIdentifier
+		tag    int
+		values []string
+	}{{san.OIDDNSSRV, asn1.TagIA5String, srv}, {san.OIDXMPPAddr, asn1.TagUTF8String, xmpp}} {
+		for _, v := range list.values {
+			n, err := san.OtherName(list.oid, list.tag, v)
+			if err != nil {
+				return pkix.Extension{}, err
+			}
+			names = append(names, n)
 		}
 	}
-	for _, x := range xmpp {
-		if err := other(oidXMPPAddr, asn1.TagUTF8String, x); err != nil {
-			return pkix.Extension{}, err
-		}
-	}
-	b, err := asn1.Marshal(names)
-	if err != nil {
-		return pkix.Extension{}, err
-	}
-	return pkix.Extension{Id: oidSAN, Value: b}, nil
+	return san.Extension(names...)
 }
 
 // xmppIdentities returns the SRV-IDs and XmppAddrs of cert, checking the
-// otherName type OIDs (which mellium.im/xmpp/x509 does not).
+// otherName type OIDs (which mellium.im/xmpp/x509 does not). A malformed
+// subjectAltName is an error.
 func xmppIdentities(cert *x509.Certificate) (srv, xmpp []string, err error) {
-	for _, ext := range cert.Extensions {
-		if !ext.Id.Equal(oidSAN) {
-			continue
-		}
-		var seq asn1.RawValue
-		rest, err := asn1.Unmarshal(ext.Value, &seq)
-		if err != nil || len(rest) != 0 || !seq.IsCompound {
-			return nil, nil, errors.New("bad subjectAltName")
-		}
-		in := seq.Bytes
-		for len(in) > 0 {
-			var gn asn1.RawValue
-			if in, err = asn1.Unmarshal(in, &gn); err != nil {
-				return nil, nil, err
-			}
-			if gn.Class != asn1.ClassContextSpecific || gn.Tag != 0 {
-				continue
-			}
-			var oid asn1.ObjectIdentifier
-			r, err := asn1.Unmarshal(gn.Bytes, &oid)
-			if err != nil {
-				return nil, nil, err
-			}
-			var explicit, val asn1.RawValue
-			if _, err := asn1.Unmarshal(r, &explicit); err != nil {
-				return nil, nil, err
-			}
-			if _, err := asn1.Unmarshal(explicit.Bytes, &val); err != nil {
-				return nil, nil, err
-			}
-			switch {
-			case oid.Equal(oidDNSSRV) && val.Tag == asn1.TagIA5String:
-				srv = append(srv, string(val.Bytes))
-			case oid.Equal(oidXMPPAddr) && val.Tag == asn1.TagUTF8String:
-				xmpp = append(xmpp, string(val.Bytes))
-			}
-		}
+	names, err := san.OtherNames(cert)
+	if err != nil {
+		return nil, nil, err
 	}
-	return srv, xmpp, nil
+	return san.Strings(names, san.OIDDNSSRV, asn1.TagIA5String), san.Strings(names, san.OIDXMPPAddr, asn1.TagUTF8String), nil
 }
 
 // VerifyDomain checks that cert (whose chain has already been verified)
