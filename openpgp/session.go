@@ -16,6 +16,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/xmppe2e/xmppe2e/e2e"
+	"github.com/xmppe2e/xmppe2e/internal/syncrand"
 )
 
 // The XEP-0027 namespaces.
@@ -54,7 +55,7 @@ func newSession(cfg e2e.Config) (*Session, error) {
 	s := &Session{
 		cfg:      cfg,
 		presence: make(map[string]*Peer),
-		rand:     &lockedReader{r: cfg.Random()},
+		rand:     syncrand.New(cfg.Random()),
 	}
 	if cfg.Local != nil {
 		id, err := toIdentity(cfg.Local)
@@ -142,19 +143,6 @@ func (s *Session) config(now func() time.Time) *packet.Config {
 		// No compression (go-crypto's default) and SEIPD v1 with MDC:
 		// GnuPG 2.2 reads neither v6 keys nor SEIPD v2.
 	}
-}
-
-// lockedReader serializes reads, since Config.Rand need not be safe for
-// concurrent use and a Session must be.
-type lockedReader struct {
-	mu sync.Mutex
-	r  io.Reader
-}
-
-func (l *lockedReader) Read(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.r.Read(p)
 }
 
 // Encrypt encrypts the text of the message's <body/> to the recipient st.To

@@ -17,6 +17,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/xmppe2e/xmppe2e/e2e"
+	"github.com/xmppe2e/xmppe2e/internal/syncrand"
 )
 
 // Namespaces of RFC 3923.
@@ -42,7 +43,7 @@ const (
 // that only verifies signatures).
 func (s *scheme) NewSession(cfg e2e.Config) (e2e.Session, error) {
 	sess := &session{scheme: s, cfg: cfg, seen: map[seenKey]time.Time{}, gcmPeers: map[string]bool{}, learned: map[string]*Peer{}}
-	sess.rand = &lockedReader{r: cfg.Random()}
+	sess.rand = syncrand.New(cfg.Random())
 	if cfg.Local != nil {
 		id, ok := cfg.Local.(*Identity)
 		if !ok {
@@ -79,19 +80,6 @@ type session struct {
 	seen      map[seenKey]time.Time
 	gcmPeers  map[string]bool  // bare JID -> advertised AES-GCM in a verified signature
 	learned   map[string]*Peer // bare JID -> certificate learned from a chain to an anchor
-}
-
-// lockedReader serialises reads from a Config.Rand that may not be safe for
-// concurrent use.
-type lockedReader struct {
-	mu sync.Mutex
-	r  io.Reader
-}
-
-func (l *lockedReader) Read(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.r.Read(p)
 }
 
 // stamp returns the timestamp for the next outbound object: the clock, but
