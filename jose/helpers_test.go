@@ -22,6 +22,7 @@ import (
 
 	"github.com/xmppe2e/xmppe2e/e2e"
 	"github.com/xmppe2e/xmppe2e/e2e/e2etest"
+	"github.com/xmppe2e/xmppe2e/internal/syncrand"
 )
 
 var update = flag.Bool("update", false, "rewrite generated fixtures in testdata")
@@ -102,21 +103,11 @@ type clock = e2etest.ManualClock
 
 func newClock() *clock { return e2etest.NewManualClock(time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)) }
 
-type seeded struct {
-	mu sync.Mutex
-	r  *rand.ChaCha8
-}
-
-func (s *seeded) Read(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.r.Read(p)
-}
-
+// seededRand is a deterministic randomness source, safe for concurrent use.
 func seededRand(seed byte) io.Reader {
 	var k [32]byte
 	k[0] = seed
-	return &seeded{r: rand.NewChaCha8(k)}
+	return syncrand.New(rand.NewChaCha8(k))
 }
 
 // party is one session under test.

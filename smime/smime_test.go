@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,20 +26,14 @@ var (
 )
 
 // testClock starts at start and advances 1 ms per call.
-func testClock(start time.Time) func() time.Time {
-	var n atomic.Int64
-	return func() time.Time { return start.Add(time.Duration(n.Add(1)) * time.Millisecond) }
-}
+func testClock(start time.Time) func() time.Time { return e2etest.NewManualClock(start).Now }
 
-// seeded is a deterministic randomness source.
-type seeded struct{ r *rand.ChaCha8 }
-
-func newSeeded(seed byte) *seeded {
+// newSeeded is a deterministic randomness source.
+func newSeeded(seed byte) *rand.ChaCha8 {
 	var s [32]byte
 	s[0] = seed
-	return &seeded{rand.NewChaCha8(s)}
+	return rand.NewChaCha8(s)
 }
-func (s *seeded) Read(p []byte) (int, error) { return s.r.Read(p) }
 
 type party struct {
 	id   *Identity
