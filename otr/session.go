@@ -14,6 +14,7 @@ import (
 
 	"github.com/coyim/otr3"
 	"github.com/xmppe2e/xmppe2e/e2e"
+	"github.com/xmppe2e/xmppe2e/internal/stablerand"
 	"mellium.im/xmpp/jid"
 )
 
@@ -165,7 +166,9 @@ func (e *events) hasSecurity(s otr3.SecurityEvent) bool {
 }
 
 func (s *Session) newConv(peer jid.JID) *conv {
-	cv := &conv{peer: peer, c: &otr3.Conversation{Rand: s.cfg.Random()}}
+	// A seeded Config.Rand must give the same conversation on every run,
+	// whatever GODEBUG=cryptocustomrand says: see package stablerand.
+	cv := &conv{peer: peer, c: &otr3.Conversation{Rand: stablerand.New(s.cfg.Random())}}
 	cv.c.SetOurKeys([]otr3.PrivateKey{s.id.key})
 	if !s.opts.V3Only {
 		cv.c.Policies.AllowV2()

@@ -1,6 +1,7 @@
 package otr
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -417,5 +418,48 @@ func TestBounds(t *testing.T) {
 	res, err := s.Receive(context.Background(), msg(mercutioJID, romeoJID, "q", "?OTRv23?"))
 	if err != nil || len(res.Replies) != 1 || len(s.convs) != maxConvs {
 		t.Fatalf("query into a full session: %v, %d replies, %d conversations", err, len(res.Replies), len(s.convs))
+	}
+}
+
+// A session seeded through Config.Rand says the same thing on every run,
+// even where crypto honours seeded sources and then reads a stray byte from
+// them half of the time (GODEBUG=cryptocustomrand=1): the harness rebuilds
+// OTR state from the seed, and the vectors replay seeded receivers.
+func TestSeededSessionsReproducible(t *testing.T) {
+	t.Setenv("GODEBUG", "cryptocustomrand=1")
+	run := func() []byte {
+		var cfg [2]e2e.Config
+		for i, p := range []struct {
+			name, peer string
+			full       jid.JID
+		}{{"juliet@capulet.lit", "romeo@montague.lit", e2etest.Juliet}, {"romeo@montague.lit", "juliet@capulet.lit", e2etest.Romeo}} {
+			cfg[i] = e2e.Config{Local: fixture(t, p.name), JID: p.full, Peers: []e2e.Peer{fixture(t, p.peer).Public()},
+				Rand: e2etest.Rand(1, p.name), Clock: e2etest.Clock()}
+		}
+		j, err := Scheme.NewSession(cfg[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := Scheme.NewSession(cfg[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := &e2e.Stanza{Kind: e2e.Message, Type: "chat", From: e2etest.Juliet, To: e2etest.Romeo}
+		st.SetBody("the same words every time")
+		res, err := e2etest.Send(context.Background(), j, r, st)
+		if err != nil || len(res.Opened) != 1 {
+			t.Fatalf("send: %v, opened %d", err, len(res.Opened))
+		}
+		var all []byte
+		for _, h := range res.Wire {
+			all = append(all, h.Stanza.Bytes()...)
+		}
+		return all
+	}
+	first := run()
+	for i := range 3 { // the stray read happens half of the time: try again
+		if !bytes.Equal(run(), first) {
+			t.Fatalf("run %d differs from the first", i+2)
+		}
 	}
 }

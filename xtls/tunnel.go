@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/xmppe2e/xmppe2e/e2e"
+	"github.com/xmppe2e/xmppe2e/internal/stablerand"
 	"mellium.im/xmpp/jid"
 )
 
@@ -138,22 +139,7 @@ func (t *tunnel) tlsRandom() (io.Reader, error) {
 	if _, err := io.ReadFull(t.s.cfg.Rand, seed[:]); err != nil {
 		return nil, fmt.Errorf("xtls: reading randomness: %w", err)
 	}
-	return stableReader{mrand.NewChaCha8(seed)}, nil
-}
-
-// stableReader keeps a seeded stream aligned: crypto's key generation reads
-// one byte with probability 1/2 before it draws a key (so that callers
-// cannot depend on the stream), which would make a seeded handshake differ
-// from run to run. One-byte reads are answered without consuming the
-// stream; TLS itself never asks for a single byte.
-type stableReader struct{ r io.Reader }
-
-func (s stableReader) Read(p []byte) (int, error) {
-	if len(p) == 1 {
-		p[0] = 0
-		return 1, nil
-	}
-	return io.ReadFull(s.r, p)
+	return stablerand.New(mrand.NewChaCha8(seed)), nil
 }
 
 // profileConfig builds the crypto/tls configuration of the XTLS profile.

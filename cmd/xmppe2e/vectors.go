@@ -50,9 +50,7 @@ var vectorsCmd = &command{
 // vectors' receivers, for this process: the xtls transcripts replay only if
 // the TLS key shares come from the seed, which Go 1.26 and later allow only
 // with GODEBUG=cryptocustomrand=1 (read again when the variable changes).
-// Only the vectors command sets it: with it, crypto also reads a stray byte
-// from a seeded source half of the time (randutil.MaybeReadByte), which
-// would make the harness's capture of seeded OTR state irreproducible.
+// Only the vectors command needs it, so only it sets it.
 func seededCrypto() {
 	if vectors.SeededCrypto() {
 		return
