@@ -30,6 +30,7 @@ import (
 	mrand "math/rand/v2"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -132,10 +133,14 @@ var senders = map[string]e2e.Scheme{}
 // the bases and before the independent implementations.
 var extras = map[string][]Recorder{}
 
-// Bases are the exchanges every recording makes with our own implementation.
-var Bases = []struct {
+// A Base is one exchange of our own implementation: op (encrypt, sign or
+// sign+encrypt) of the stanza, from sender to receiver (key names).
+type Base struct {
 	Name, Op, Sender, Receiver, Stanza string
-}{
+}
+
+// Bases are the exchanges every recording makes with our own implementation.
+var Bases = []Base{
 	{"message", "encrypt", "juliet", "romeo",
 		`<message xmlns='jabber:client' from='juliet@capulet.lit/balcony' to='romeo@montague.lit/orchard' id='v1' type='chat'><body>But soft, what light through yonder window breaks?</body><thread>act2</thread></message>`},
 	{"message-utf8", "encrypt", "romeo", "juliet",
@@ -179,52 +184,18 @@ func Make(ctx context.Context, s e2e.Scheme, ids map[string]e2e.Identity, record
 		idents[name] = id
 		rec.Keys[name] = k
 	}
+	ss := s
+	if o := senders[s.Name()]; o != nil {
+		ss = o
+	}
 	for i, b := range Bases {
-		st, err := e2e.Parse([]byte(b.Stanza))
+		r, ok, err := Exchange(ctx, ss, s, idents, b, strconv.Itoa(i))
 		if err != nil {
 			return nil, err
 		}
-		sendRand, _ := seeded(fmt.Sprintf("send/%d", i))
-		recvRand, recvSeed := seeded(fmt.Sprintf("recv/%d", i))
-		clock := func() time.Time { return Epoch }
-		ss := s
-		if o := senders[s.Name()]; o != nil {
-			ss = o
+		if ok {
+			rec.Records = append(rec.Records, r)
 		}
-		snd, err := ss.NewSession(e2e.Config{Local: idents[b.Sender], JID: parties[b.Sender],
-			Peers: []e2e.Peer{idents[b.Receiver].Public()}, Sign: b.Op == "sign+encrypt", Rand: sendRand, Clock: clock})
-		if err != nil {
-			return nil, err
-		}
-		rcv, err := s.NewSession(e2e.Config{Local: idents[b.Receiver], JID: parties[b.Receiver],
-			Peers: []e2e.Peer{idents[b.Sender].Public()}, Rand: recvRand, Clock: clock})
-		if err != nil {
-			return nil, err
-		}
-		var wire []*e2e.Stanza
-		if b.Op == "sign" {
-			wire, err = snd.Sign(ctx, st)
-		} else {
-			wire, err = snd.Encrypt(ctx, st)
-		}
-		if errors.Is(err, e2e.ErrUnsupported) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", b.Name, err)
-		}
-		delivered, err := deliver(ctx, snd, rcv, wire)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", b.Name, err)
-		}
-		r := Record{Name: b.Name, Op: b.Op, Sender: b.Sender, Receiver: b.Receiver, Stanza: b.Stanza, Producer: "xmppe2e"}
-		for _, w := range delivered {
-			r.Wire = append(r.Wire, w.String())
-		}
-		if len(delivered) > 1 {
-			r.ReceiverSeed = recvSeed
-		}
-		rec.Records = append(rec.Records, r)
 	}
 	for _, f := range slices.Concat(extras[s.Name()], recorders) {
 		more, err := f(ctx, rec.Keys)
@@ -241,6 +212,51 @@ func Make(ctx context.Context, s e2e.Scheme, ids map[string]e2e.Identity, record
 		rec.Crafted = append(rec.Crafted, more...)
 	}
 	return rec, nil
+}
+
+// Exchange runs b between a session of snd and one of rcv, with the
+// parties' identities in ids, randomness seeded by label ("send/"+label,
+// "recv/"+label) and the clock at Epoch, and returns it as a record of ours.
+// ok is false when the sender does not support b.Op.
+func Exchange(ctx context.Context, snd, rcv e2e.Scheme, ids map[string]e2e.Identity, b Base, label string) (r Record, ok bool, err error) {
+	st, err := e2e.Parse([]byte(b.Stanza))
+	if err != nil {
+		return r, false, err
+	}
+	sendRand, _ := seeded("send/" + label)
+	recvRand, recvSeed := seeded("recv/" + label)
+	clock := func() time.Time { return Epoch }
+	s, err := snd.NewSession(e2e.Config{Local: ids[b.Sender], JID: parties[b.Sender],
+		Peers: []e2e.Peer{ids[b.Receiver].Public()}, Sign: b.Op == "sign+encrypt", Rand: sendRand, Clock: clock})
+	if err != nil {
+		return r, false, err
+	}
+	rs, err := rcv.NewSession(e2e.Config{Local: ids[b.Receiver], JID: parties[b.Receiver],
+		Peers: []e2e.Peer{ids[b.Sender].Public()}, Rand: recvRand, Clock: clock})
+	if err != nil {
+		return r, false, err
+	}
+	var wire []*e2e.Stanza
+	if b.Op == "sign" {
+		wire, err = s.Sign(ctx, st)
+	} else {
+		wire, err = s.Encrypt(ctx, st)
+	}
+	if errors.Is(err, e2e.ErrUnsupported) {
+		return r, false, nil
+	}
+	if err != nil {
+		return r, false, fmt.Errorf("%s: %w", b.Name, err)
+	}
+	delivered, err := deliver(ctx, s, rs, wire)
+	if err != nil {
+		return r, false, fmt.Errorf("%s: %w", b.Name, err)
+	}
+	r = Record{Name: b.Name, Op: b.Op, Sender: b.Sender, Receiver: b.Receiver, Stanza: b.Stanza, Producer: "xmppe2e", Wire: strs(delivered)}
+	if len(delivered) > 1 {
+		r.ReceiverSeed = recvSeed
+	}
+	return r, true, nil
 }
 
 // keyOf is id's key material as the files keep it.

@@ -146,3 +146,34 @@ func TestDeterministicCraftersMatchRecordings(t *testing.T) {
 		})
 	}
 }
+
+// Our own extra xtls exchanges are deterministic: running them again gives
+// the records the committed recording holds, byte for byte.
+func TestXTLSVariantsMatchRecording(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "xtls.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := DecodeRecording(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	made, err := recordXTLSVariants(context.Background(), rec.Keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed := map[string]Record{}
+	for _, r := range rec.Records {
+		committed[r.Name] = r
+	}
+	for _, r := range made {
+		want, ok := committed[r.Name]
+		if !ok {
+			t.Errorf("%s: not in the recording", r.Name)
+			continue
+		}
+		if !slices.Equal(r.Wire, want.Wire) || r.Stanza != want.Stanza || r.ReceiverSeed != want.ReceiverSeed {
+			t.Errorf("%s: the exchange makes something else than the recording holds", r.Name)
+		}
+	}
+}

@@ -55,35 +55,17 @@ func recordXTLSVariants(ctx context.Context, keys map[string]vectors.Key) ([]Rec
 	if err != nil {
 		return nil, err
 	}
+	ids := map[string]e2e.Identity{"juliet": j, "romeo": r}
 	var recs []Record
 	for _, v := range xtlsVariants {
 		name := "xmppe2e-" + v.name
-		sendRand, _ := seeded("send/" + name)
-		recvRand, recvSeed := seeded("recv/" + name)
-		clock := func() time.Time { return Epoch }
-		snd, err := xtls.New(v.opts).NewSession(e2e.Config{Local: j, JID: parties["juliet"], Peers: []e2e.Peer{r.Public()}, Rand: sendRand, Clock: clock})
+		b := Base{Name: name, Op: "encrypt", Sender: "juliet", Receiver: "romeo",
+			Stanza: xtlsStanza("Over " + v.name + ": what light through yonder window breaks?")}
+		rec, _, err := Exchange(ctx, xtls.New(v.opts), xtls.Scheme, ids, b, name)
 		if err != nil {
 			return nil, err
 		}
-		rcv, err := xtls.Scheme.NewSession(e2e.Config{Local: r, JID: parties["romeo"], Peers: []e2e.Peer{j.Public()}, Rand: recvRand, Clock: clock})
-		if err != nil {
-			return nil, err
-		}
-		text := xtlsStanza("Over " + v.name + ": what light through yonder window breaks?")
-		st, err := e2e.Parse([]byte(text))
-		if err != nil {
-			return nil, err
-		}
-		wire, err := snd.Encrypt(ctx, st)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-		delivered, err := deliver(ctx, snd, rcv, wire)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-		recs = append(recs, Record{Name: name, Op: "encrypt", Sender: "juliet", Receiver: "romeo", Stanza: text,
-			Wire: strs(delivered), Producer: "xmppe2e", ReceiverSeed: recvSeed})
+		recs = append(recs, rec)
 	}
 	return recs, nil
 }
